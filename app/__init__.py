@@ -1,0 +1,1 @@
+"""Newslot: reschedule or cancel an interview politely."""
