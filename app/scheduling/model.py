@@ -7,7 +7,7 @@ downstream has to guess which zone a wall-clock time was meant in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 BUSY = "busy"
@@ -24,7 +24,7 @@ def require_aware(value: datetime, what: str) -> None:
 def _require_interval(start: datetime, end: datetime, what: str) -> None:
     require_aware(start, f"{what} start")
     require_aware(end, f"{what} end")
-    if end < start:
+    if end.astimezone(UTC) < start.astimezone(UTC):  # same-zone comparison is wall-clock
         raise ValueError(f"{what} ends ({end.isoformat()}) before it starts ({start.isoformat()})")
 
 
@@ -58,13 +58,13 @@ class Interview:
 
     def __post_init__(self) -> None:
         _require_interval(self.start, self.end, "the interview")
-        if self.end == self.start:
+        if self.duration == timedelta(0):
             raise ValueError("the interview must last longer than zero minutes")
 
     @property
     def duration(self) -> timedelta:
         """Elapsed (not wall-clock) length, so a slot across a DST change keeps its real length."""
-        return self.end - self.start
+        return self.end.astimezone(UTC) - self.start.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -145,15 +145,21 @@ class Rules:
             raise ValueError("the slot grid step must be positive")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Slot:
-    """One offered time, [start, end)."""
+    """One offered time, [start, end); slots sort by instant, whatever zone they are in."""
 
     start: datetime
     end: datetime
 
     def __post_init__(self) -> None:
         _require_interval(self.start, self.end, "a slot")
+
+    def __lt__(self, other: Slot) -> bool:
+        return (self.start.astimezone(UTC), self.end.astimezone(UTC)) < (
+            other.start.astimezone(UTC),
+            other.end.astimezone(UTC),
+        )
 
 
 @dataclass(frozen=True)
