@@ -1,0 +1,1 @@
+"""What the interviewer receives: the letters, the calendar invites and the email around them."""
