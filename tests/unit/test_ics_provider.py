@@ -1,6 +1,7 @@
 """The ICS provider reads busy time the way a person reads their own calendar."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -227,7 +228,7 @@ def test_naive_window_is_refused(ics_fixture):
 def test_feed_url_is_read_and_revalidated(tmp_path, ics_fixture):
     from tests.unit.feed_server import FeedServer, Reply
 
-    body = open(ics_fixture("busy_semantics.ics"), "rb").read()
+    body = Path(ics_fixture("busy_semantics.ics")).read_bytes()
     with FeedServer() as server:
         server.routes["/private-secret/basic.ics"] = Reply(body=body, headers={"ETag": '"v1"'})
         url = server.url("/private-secret/basic.ics")

@@ -1,0 +1,1 @@
+"""Use cases tying calendars, the scheduling core and messages together (CLI and web share them)."""
