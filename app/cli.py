@@ -532,3 +532,12 @@ def import_invite_command(file: str, as_json: bool, tz_name: str | None) -> None
         return
     for key, value in found.items():
         click.echo(f"{key}: {value}")
+
+
+@cli.command(help="Run the web app on this machine (SQLite and the local outbox by default).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+def serve(host: str, port: int) -> None:
+    from app import create_app
+
+    create_app().run(host=host, port=port)

@@ -35,17 +35,27 @@ _URL = re.compile(r"^(https?|webcals?)://", re.I)
 
 
 class IcsProvider(CalendarProvider):
-    """One iCalendar file or feed; `me` is the user's address, to tell declined invitations."""
+    """One iCalendar file, feed or upload; `me` is the user's address, to tell declined invitations.
+
+    `location` is a path or an http(s)/webcal URL; with `data` (an upload kept by the app) it is
+    only the name shown in messages.
+    """
 
     name = "ics"
 
     def __init__(
-        self, location: str, *, me: str | None = None, cache_dir: Path | None = None
+        self,
+        location: str,
+        *,
+        me: str | None = None,
+        cache_dir: Path | None = None,
+        data: bytes | None = None,
     ) -> None:
         self.location = location
         self.me = me.strip().lower() if me else None
         self.cache_dir = cache_dir
-        self.is_url = bool(_URL.match(location))
+        self.data = data
+        self.is_url = data is None and bool(_URL.match(location))
         self.label = redact_url(location) if self.is_url else Path(location).name
 
     def list_calendars(self) -> list[CalendarInfo]:
@@ -81,6 +91,16 @@ class IcsProvider(CalendarProvider):
         if self.is_url:
             fetched = fetch_calendar(self.location, self.cache_dir)
             return fetched.data, [fetched.note] if fetched.note else []
+        data = self._read_file() if self.data is None else self.data
+        if not data.strip():
+            raise InvalidCalendar(f"{self.label} is empty.")
+        if not is_icalendar(data):
+            raise InvalidCalendar(
+                f"{self.label} is not an iCalendar file (it does not start with BEGIN:VCALENDAR)."
+            )
+        return data, []
+
+    def _read_file(self) -> bytes:
         path = Path(self.location).expanduser()
         try:
             size = path.stat().st_size
@@ -91,18 +111,11 @@ class IcsProvider(CalendarProvider):
                     f"{self.label} is larger than {MAX_FILE_BYTES // 2**20} MB; "
                     "export a shorter period."
                 )
-            data = path.read_bytes()
+            return path.read_bytes()
         except FileNotFoundError:
             raise NotFound(f"There is no calendar file at {self.location}.") from None
         except OSError as error:
             raise ProviderError(f"{self.location} could not be read: {error.strerror}.") from None
-        if not data.strip():
-            raise InvalidCalendar(f"{self.label} is empty.")
-        if not is_icalendar(data):
-            raise InvalidCalendar(
-                f"{self.label} is not an iCalendar file (it does not start with BEGIN:VCALENDAR)."
-            )
-        return data, []
 
     def _busy_event(self, occurrence: ics_expand.Occurrence, calendar: str) -> BusyEvent | None:
         """The occurrence as busy time, or None when it leaves the user free."""

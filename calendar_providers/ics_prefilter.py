@@ -87,6 +87,12 @@ def prefilter(data: bytes, window_start: datetime, window_end: datetime) -> Pref
     return Prefiltered(b"".join(pieces), kept, len(events) - kept - cut, cut)
 
 
+def count_events(data: bytes) -> int:
+    """How many VEVENTs the calendar holds (overrides included), without parsing it."""
+    events = _scan(data)
+    return len(events) if events is not None else data.count(b"BEGIN:VEVENT")
+
+
 def _may_touch(event: _Event, recurring_uids: set[bytes], first: bytes, last: bytes) -> bool:
     """Whether the event could overlap the window; unknown dates count as yes."""
     if event.recurring or event.this_and_future:

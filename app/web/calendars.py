@@ -1,0 +1,101 @@
+"""The user's calendars: upload, subscribe, refresh, remove."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from app.services import calendars
+from app.web.clock import now
+from app.web.forms import ActionForm, FeedForm, UploadForm
+
+blueprint = Blueprint("calendars", __name__, url_prefix="/calendars")
+
+
+@blueprint.before_request
+@login_required
+def require_sign_in() -> None:
+    """Every page here is the signed-in user's own."""
+
+
+def _page(upload: UploadForm | None = None, feed: FeedForm | None = None, status: int = 200):
+    return render_template(
+        "calendars/index.html",
+        sources=current_user.calendars,
+        upload=upload or UploadForm(),
+        feed=feed or FeedForm(),
+        action=ActionForm(),
+    ), status
+
+
+@blueprint.get("/")
+def index():
+    return _page()
+
+
+@blueprint.post("/upload")
+def upload():
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return _page(upload=form, status=400)
+    try:
+        source = calendars.add_upload(
+            current_user, form.file.data.filename, form.file.data.read(), now()
+        )
+    except calendars.CalendarProblem as problem:
+        form.file.errors.append(str(problem))
+        return _page(upload=form, status=400)
+    flash(f"Added {source.name} ({source.event_count} events).")
+    return redirect(url_for(".index"))
+
+
+@blueprint.post("/feed")
+def feed():
+    form = FeedForm()
+    if not form.validate_on_submit():
+        return _page(feed=form, status=400)
+    try:
+        source = calendars.add_feed(
+            current_user, form.url.data, form.name.data or "", now(), **_secrets()
+        )
+    except calendars.CalendarProblem as problem:
+        form.url.errors.append(str(problem))
+        return _page(feed=form, status=400)
+    flash(f"Subscribed to {source.name} ({source.event_count} events).")
+    return redirect(url_for(".index"))
+
+
+@blueprint.post("/<int:source_id>/refresh")
+def refresh(source_id: int):
+    source = _own(source_id)
+    calendars.refresh(source, now(), **_secrets())
+    flash(
+        f"Could not refresh {source.name}: {source.error}"
+        if source.error
+        else f"Refreshed {source.name}."
+    )
+    return redirect(url_for(".index"))
+
+
+@blueprint.post("/<int:source_id>/remove")
+def remove(source_id: int):
+    source = _own(source_id)
+    name = source.name
+    calendars.remove(source)
+    flash(f"Removed {name}.")
+    return redirect(url_for(".index"))
+
+
+def _own(source_id: int):
+    """The user's own source (CSRFProtect has already checked the form's token)."""
+    source = calendars.owned_source(current_user, source_id)
+    if source is None:
+        abort(404)
+    return source
+
+
+def _secrets() -> dict:
+    return {
+        "secret_key": current_app.config["SECRET_KEY"],
+        "cache_dir": current_app.config["FEED_CACHE_DIR"],
+    }

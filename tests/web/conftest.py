@@ -1,0 +1,58 @@
+"""The web app on a temporary SQLite database, built through the real migrations."""
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from app import create_app
+from app.extensions import db
+
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+_TOKEN = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test secret key",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+            "FEED_CACHE_DIR": str(tmp_path / "cache"),
+            "NOW": lambda: NOW,
+        }
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(client, path):
+    """The CSRF token of the form on `path`, as a browser would send it back."""
+    page = client.get(path).get_data(as_text=True)
+    found = _TOKEN.search(page)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1) or found.group(2)
+
+
+def post_form(client, path, data, *, form_page=None, **kwargs):
+    """Submit a form with its CSRF token, like a browser."""
+    token = csrf_token(client, form_page or path)
+    return client.post(path, data={**data, "csrf_token": token}, **kwargs)
+
+
+def sign_up(client, email="ana@example.org", name="Ana Lima", zone="Europe/Berlin"):
+    response = post_form(
+        client, "/sign-up",
+        {"name": name, "email": email, "password": "correct horse battery", "time_zone": zone},
+    )  # fmt: skip
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
