@@ -1,4 +1,4 @@
-"""A user's calendar sources: add an upload or a feed, refresh, remove, read busy time.
+"""A user's calendar sources: add an upload or a feed, refresh, remove (busy time: busy.py).
 
 Views call these and show `CalendarProblem` messages as they are; nothing here knows about HTTP.
 """
@@ -13,7 +13,6 @@ from app.extensions import db
 from app.models import CalendarSource, User
 from calendar_providers.base import ProviderError
 from calendar_providers.fetch import fetch_calendar, is_icalendar, normalize_url
-from calendar_providers.ics import IcsProvider
 from calendar_providers.ics_prefilter import count_events
 
 UPLOAD = "upload"
@@ -80,14 +79,6 @@ def remove(source: CalendarSource) -> None:
 def owned_source(user: User, source_id: int) -> CalendarSource | None:
     """The user's own source with that id; another user's is as good as missing."""
     return db.session.scalar(db.select(CalendarSource).filter_by(id=source_id, user_id=user.id))
-
-
-def provider_for(source: CalendarSource, user: User, *, secret_key: str, cache_dir: Path):
-    """The provider that reads this source's busy time."""
-    if source.kind == FEED:
-        return IcsProvider(vault.unseal(secret_key, source.sealed_url), me=user.email,
-                           cache_dir=cache_dir)  # fmt: skip
-    return IcsProvider(source.name, me=user.email, data=source.content)
 
 
 def _refresh_feed(source: CalendarSource, url: str, now: datetime, cache_dir: Path) -> None:
