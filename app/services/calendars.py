@@ -15,6 +15,7 @@ from calendar_providers.base import ProviderError
 from calendar_providers.fetch import fetch_calendar, is_icalendar, normalize_url
 from calendar_providers.ics_prefilter import count_events
 
+SAMPLE = Path(__file__).resolve().parent.parent / "demo" / "demo.ics"
 UPLOAD = "upload"
 FEED = "feed"
 
@@ -39,6 +40,11 @@ def add_upload(user: User, filename: str, data: bytes, now: datetime) -> Calenda
     db.session.add(source)
     db.session.commit()
     return source
+
+
+def add_sample(user: User, now: datetime) -> CalendarSource:
+    """The bundled demo calendar, for a first look without exporting one's own."""
+    return add_upload(user, "sample.ics", SAMPLE.read_bytes(), now)
 
 
 def add_feed(

@@ -65,6 +65,13 @@ def feed():
     return redirect(url_for(".index"))
 
 
+@blueprint.post("/sample")
+def sample():
+    source = calendars.add_sample(current_user, now())
+    flash(f"Added a sample calendar ({source.event_count} events) to try Newslot with.")
+    return redirect(url_for(".index"))
+
+
 @blueprint.post("/<int:source_id>/refresh")
 def refresh(source_id: int):
     source = _own(source_id)

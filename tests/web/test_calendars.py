@@ -110,3 +110,11 @@ def test_another_users_calendar_is_invisible_and_untouchable(app, client):
     assert action(other, source_id, "refresh").status_code == 404
     assert action(other, source_id, "remove").status_code == 404
     assert only_source(app) is not None
+
+
+def test_try_with_a_sample_calendar(app, client):
+    sign_up(client)
+    assert "Try with a sample calendar" in client.get("/calendars/").get_data(as_text=True)
+    token = csrf_token(client, "/calendars/")
+    assert client.post("/calendars/sample", data={"csrf_token": token}).status_code == 302
+    assert only_source(app).name == "sample.ics" and only_source(app).event_count == 7
