@@ -12,13 +12,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.mail import transport_from_config
+
 MIB = 1024 * 1024
 DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,  # None: generated once and kept in instance/secret_key
     "SQLALCHEMY_DATABASE_URI": None,  # None: SQLite in the instance folder
     "MAX_CONTENT_LENGTH": 20 * MIB,  # uploads (calendars, invites)
     "PUBLIC_URL": None,  # e.g. https://newslot.example.org, for links in letters
-    "MAIL_TRANSPORT": "outbox",
+    "MAIL_TRANSPORT": "outbox",  # or "smtp"; the outbox keeps each email as an .eml file
+    "OUTBOX_DIR": None,  # None: instance/outbox
     "SMTP_HOST": None,
     "SMTP_PORT": 587,
     "SMTP_USERNAME": None,
@@ -54,12 +57,7 @@ def finish(config: dict[str, Any], instance_path: Path) -> None:
         secure = parts.scheme == "https"
         config.setdefault("SESSION_COOKIE_SECURE", secure)
         config.setdefault("REMEMBER_COOKIE_SECURE", secure)
-    if config.get("MAIL_TRANSPORT") not in ("outbox", "smtp"):
-        raise ValueError(
-            f"MAIL_TRANSPORT must be 'outbox' or 'smtp', got {config['MAIL_TRANSPORT']!r}"
-        )
-    if config["MAIL_TRANSPORT"] == "smtp" and not config.get("SMTP_HOST"):
-        raise ValueError("MAIL_TRANSPORT is 'smtp' but SMTP_HOST is not set")
+    transport_from_config(config, instance_path)  # ValueError naming a bad mail setting
     if not isinstance(config.get("MAX_CONTENT_LENGTH"), int) or config["MAX_CONTENT_LENGTH"] <= 0:
         raise ValueError("MAX_CONTENT_LENGTH must be a positive number of bytes")
 

@@ -67,6 +67,9 @@ class Person:
             )
         if not _EMAIL.fullmatch(self.email):
             raise InviteError(f"{self.email!r} is not an email address")
+        if not self.email.partition("@")[0].isascii():
+            # Such (SMTPUTF8) addresses cannot be written into standard email headers.
+            raise InviteError(f"{self.email!r}: the part before @ must use plain ASCII letters")
 
 
 def parse_person(text: str) -> Person:

@@ -16,6 +16,7 @@ inside (Outlook rejects a mismatch).
 
 from __future__ import annotations
 
+import email.policy
 from collections.abc import Sequence
 from datetime import datetime
 from email.headerregistry import Address
@@ -28,6 +29,10 @@ from app.messages.invites import Person, has_control_character
 from app.scheduling.model import require_aware
 
 INVITE_FILENAME = "invite.ics"
+
+# Non-ASCII bodies go out quoted-printable or base64, so delivery never depends on the server
+# supporting 8BITMIME; headers are RFC 2047-encoded either way.
+SEVEN_BIT = email.policy.default.clone(cte_type="7bit")
 
 
 class UnsafeHeaderError(ValueError):
@@ -48,7 +53,7 @@ def build_imip_message(
     require_aware(now, "now")
     if not to:
         raise ValueError("an email needs at least one recipient")
-    message = EmailMessage()
+    message = EmailMessage(policy=SEVEN_BIT)
     message["From"] = _address(sender)
     message["To"] = [_address(person) for person in to]
     message["Subject"] = _header_text(subject, "subject")

@@ -95,3 +95,15 @@ def test_every_input_has_a_label(client):
         ids = set(re.findall(r'<input[^>]*\bid="([^"]+)"', page))
         labelled = set(re.findall(r'<label for="([^"]+)"', page))
         assert ids - {"csrf_token"} <= labelled, path
+
+
+def test_bad_settings_stop_the_app_at_start_naming_the_setting(tmp_path):
+    import pytest
+
+    base = {"TESTING": True, "SECRET_KEY": "k", "AUTO_MIGRATE": False,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}"}  # fmt: skip
+    for bad, name in (({"MAIL_TRANSPORT": "pigeon"}, "MAIL_TRANSPORT"),
+                      ({"MAIL_TRANSPORT": "smtp"}, "SMTP_HOST"),
+                      ({"PUBLIC_URL": "ftp://x"}, "PUBLIC_URL")):  # fmt: skip
+        with pytest.raises(ValueError, match=name):
+            create_app({**base, **bad})
