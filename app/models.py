@@ -46,7 +46,7 @@ class User(UserMixin, db.Model):
         back_populates="user", cascade="all, delete-orphan", order_by="CalendarSource.id"
     )
     interviews: Mapped[list[Interview]] = relationship(
-        cascade="all, delete-orphan", order_by="Interview.start"
+        back_populates="user", cascade="all, delete-orphan", order_by="Interview.start"
     )
 
 
@@ -111,7 +111,9 @@ class Interview(db.Model):
     confirmed_end: Mapped[datetime | None] = mapped_column(UtcDateTime)
     confirmed_uid: Mapped[str | None] = mapped_column(String(500))
     confirmed_sequence: Mapped[int | None]
+    confirmed_invite: Mapped[bytes | None] = mapped_column(LargeBinary)  # exactly as emailed
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    user: Mapped[User] = relationship(back_populates="interviews")
     offers: Mapped[list[Offer]] = relationship(
         back_populates="interview", cascade="all, delete-orphan", order_by="Offer.id"
     )

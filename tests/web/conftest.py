@@ -22,6 +22,7 @@ def app(tmp_path):
             "SECRET_KEY": "test secret key",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
             "FEED_CACHE_DIR": str(tmp_path / "cache"),
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
             "NOW": lambda: NOW,
         }
     )

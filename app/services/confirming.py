@@ -1,0 +1,268 @@
+"""Confirming a picked time: the calendar event, the letter to both parties, the downloads.
+
+How the new time is announced depends on who owns the event (DESIGN.md, Invites): an interview
+the candidate organised (and whose UID we know) is updated in place, a REQUEST with the same UID
+and SEQUENCE + 1; otherwise the candidate organises a new event with a new UID. The invite is
+written from stored fields only, DTSTAMP being the confirmation time, so the .ics offered for
+download is the same bytes as the one emailed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from app.extensions import db
+from app.mail import transport_from_config
+from app.mail.base import message_bytes
+from app.messages.invites import REQUEST, Attendee, InviteEvent, Person, build_invite, new_uid
+from app.messages.letters import LetterContext, compose, format_slot
+from app.messages.mime import build_imip_message
+from app.models import CONFIRMED, Interview, Message, Offer, OfferSlot, User
+from app.scheduling.model import Slot
+from app.services import offers, sending
+from app.services.interviews import as_core_interview
+
+CONFIRMATION = "confirmation"
+# How an answer to `pick` turned out.
+CONFIRMED_NOW, ALREADY_ANSWERED, NO_LONGER_FREE = "confirmed", "already answered", "busy"
+_UID_FALLBACK_DOMAIN = "newslot.invalid"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The confirmed event's invite and the email that carried it (sent, or failed with why)."""
+
+    invite: bytes
+    message: Message
+
+
+@dataclass(frozen=True)
+class PickOutcome:
+    """What became of a pick: confirmed now, answered before, or the slot filled up meanwhile."""
+
+    result: str
+    confirmation: Confirmation | None = None
+    free: tuple[OfferSlot, ...] = ()  # when NO_LONGER_FREE: the offered slots still free
+
+
+def pick(
+    offer: Offer,
+    slot: OfferSlot,
+    note: str,
+    now: datetime,
+    config: Mapping[str, Any],
+    instance_path: str | Path,
+) -> PickOutcome:
+    """Confirm `slot` unless the candidate's calendars took it meanwhile; exactly once per offer.
+
+    The interviewer's answer and the candidate's own confirmation (when the answer came by
+    email) both come here. Of two simultaneous picks the conditional UPDATE lets one through;
+    the other sees the offer answered.
+    """
+    if offer.state != offers.OPEN:
+        return PickOutcome(ALREADY_ANSWERED)
+    available = offers.availability(
+        offer, now, secret_key=config["SECRET_KEY"], cache_dir=Path(config["FEED_CACHE_DIR"])
+    )
+    if not available.is_free(slot):
+        return PickOutcome(NO_LONGER_FREE, free=available.free)
+    if not offers.record_pick(offer, slot, note, now):
+        db.session.rollback()
+        return PickOutcome(ALREADY_ANSWERED)
+    return PickOutcome(CONFIRMED_NOW, confirm(offer, slot, now, config, instance_path))
+
+
+def confirm(
+    offer: Offer,
+    slot: OfferSlot,
+    now: datetime,
+    config: Mapping[str, Any],
+    instance_path: str | Path,
+) -> Confirmation:
+    """Confirm the interview at `slot` (the pick recorded at `now`) and email both parties.
+
+    Everything is committed before the email goes out (`sending.deliver`, which claims it); a
+    failed delivery leaves the message 'failed' with its reason for a retry, and the
+    confirmation stands.
+    """
+    interview: Interview = offer.interview
+    candidate = offers.interview_owner(interview)
+    interview.confirmed_uid, interview.confirmed_sequence = _event_identity(interview, candidate)
+    interview.confirmed_start, interview.confirmed_end = slot.start, slot.end
+    interview.state = CONFIRMED
+    invite = build_invite(REQUEST, _event(interview, candidate), now)
+    interview.confirmed_invite = invite
+    email = _confirmation_email(interview, candidate, invite, now)
+    message = Message(
+        user_id=candidate.id, interview_id=interview.id, kind=CONFIRMATION,
+        subject=str(email["Subject"]), recipients=", ".join(_addresses(email)),
+        eml=message_bytes(email, international=not _all_ascii(email), keep_bcc=True),
+        state=sending.QUEUED, attempts=0, created_at=now,
+    )  # fmt: skip
+    db.session.add(message)
+    db.session.commit()  # the pick, the confirmed interview and its letter, all or nothing
+    sending.deliver(message, lambda: transport_from_config(config, Path(instance_path)), now)
+    return Confirmation(invite, message)
+
+
+def confirmed_invite(interview: Interview) -> bytes | None:
+    """The confirmed event's invite, byte for byte as emailed; None before confirmation."""
+    return interview.confirmed_invite if interview.state == CONFIRMED else None
+
+
+@dataclass(frozen=True)
+class CalendarLinks:
+    """'Add to calendar' addresses for people who do not open .ics files."""
+
+    google: str
+    outlook: str
+
+
+def calendar_links(interview: Interview) -> CalendarLinks:
+    """Google Calendar and Outlook.com links for the confirmed time (UTC, URL-encoded)."""
+    event = _event(interview, offers.interview_owner(interview))
+    start, end = event.start.astimezone(UTC), event.end.astimezone(UTC)
+    where = interview.location or interview.meeting_link or ""
+    google = {
+        "action": "TEMPLATE",
+        "text": event.summary,
+        "dates": f"{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}",
+        "details": event.description or "",
+        "location": where,
+    }
+    outlook = {
+        "path": "/calendar/action/compose",
+        "rru": "addevent",
+        "subject": event.summary,
+        "startdt": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+        "enddt": f"{end:%Y-%m-%dT%H:%M:%SZ}",
+        "body": event.description or "",
+        "location": where,
+    }
+    return CalendarLinks(
+        google="https://calendar.google.com/calendar/render?" + _query(google),
+        outlook="https://outlook.live.com/calendar/0/deeplink/compose?" + _query(outlook),
+    )
+
+
+def _query(values: dict[str, str]) -> str:
+    """Percent-encoding throughout (a space is %20, not '+', which Outlook shows literally)."""
+    return urlencode({key: value for key, value in values.items() if value}, quote_via=quote)
+
+
+def _event_identity(interview: Interview, candidate: User) -> tuple[str, int]:
+    """The UID and SEQUENCE the confirmed event is announced with.
+
+    An event we announced before (a second reschedule) or one the candidate organised is
+    revised in place; the company's own event cannot be, so the new time is a new event.
+    """
+    if interview.confirmed_uid and interview.confirmed_sequence is not None:
+        return interview.confirmed_uid, interview.confirmed_sequence + 1
+    if interview.organised_by_user and interview.uid:
+        return interview.uid, interview.sequence + 1
+    return new_uid(_uid_domain(candidate.email)), 0
+
+
+def _uid_domain(email: str) -> str:
+    """The candidate's mail domain (in ASCII) for new UIDs, as their own calendar would use."""
+    try:
+        domain = email.rpartition("@")[2].encode("idna").decode("ascii")
+    except UnicodeError:
+        return _UID_FALLBACK_DOMAIN
+    return domain if re.fullmatch(r"[A-Za-z0-9.-]+", domain) else _UID_FALLBACK_DOMAIN
+
+
+def _event(interview: Interview, candidate: User) -> InviteEvent:
+    """The confirmed event, from stored fields only; times in the interviewer's zone."""
+    if interview.confirmed_start is None or interview.confirmed_end is None:
+        raise ValueError("the interview has no confirmed time yet")
+    if interview.confirmed_uid is None or interview.confirmed_sequence is None:
+        raise ValueError("the interview's confirmed event has no UID yet")
+    zone = ZoneInfo(interview.interviewer_tz)
+    organizer = Person(candidate.name, candidate.email)
+    interviewer = Person(interview.interviewer_name, interview.interviewer_email)
+    return InviteEvent(
+        uid=interview.confirmed_uid,
+        summary=f"Interview: {interview.role}, {interview.company} ({candidate.name})",
+        start=interview.confirmed_start.astimezone(zone),
+        end=interview.confirmed_end.astimezone(zone),
+        organizer=organizer,
+        attendees=(Attendee(interviewer), Attendee(organizer, partstat="ACCEPTED", rsvp=False)),
+        sequence=interview.confirmed_sequence,
+        location=interview.location,
+        url=interview.meeting_link,
+        description=_description(interview, candidate),
+    )
+
+
+def _description(interview: Interview, candidate: User) -> str:
+    """The time in both zones (the interviewer's first) and the meeting link, as plain text."""
+    slot = Slot(interview.confirmed_start, interview.confirmed_end)
+    written = format_slot(
+        slot, ZoneInfo(interview.interviewer_tz), ZoneInfo(candidate.time_zone), slot.start
+    )
+    lines = [
+        f"Interview for the {interview.role} position at {interview.company}.",
+        f"{interview.interviewer_name}: {written.interviewer}",
+    ]
+    if written.candidate:
+        lines.append(f"{candidate.name}: {written.candidate}")
+    if interview.meeting_link:
+        lines.append(f"Join: {interview.meeting_link}")
+    return "\n".join(lines)
+
+
+def _confirmation_email(
+    interview: Interview, candidate: User, invite: bytes, now: datetime
+) -> EmailMessage:
+    """The confirmation letter from the candidate, to the interviewer and a copy to themselves."""
+    letter = compose(
+        CONFIRMATION,
+        "personal",  # a confirmation gives no reason
+        LetterContext(
+            candidate_name=candidate.name,
+            interviewer_name=interview.interviewer_name,
+            company=interview.company,
+            role=interview.role,
+            interview=as_core_interview(interview, candidate),
+            now=now,
+            confirmed=Slot(interview.confirmed_start, interview.confirmed_end),
+            meeting_link=interview.meeting_link,
+            times_rescheduled=interview.times_rescheduled,
+            candidate_organised=interview.confirmed_sequence > 0,
+        ),
+    )
+    sender = Person(candidate.name, candidate.email)
+    interviewer = Person(interview.interviewer_name, interview.interviewer_email)
+    return build_imip_message(
+        sender=sender, to=[interviewer, sender], subject=letter.subject, text=letter.text,
+        html=letter.html, invite=invite, now=now,
+    )  # fmt: skip
+
+
+def confirmation_message(interview: Interview) -> Message | None:
+    """The latest confirmation email for the interview, to show whether it went out."""
+    return db.session.scalar(
+        db.select(Message)
+        .filter_by(interview_id=interview.id, kind=CONFIRMATION)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+def _addresses(email: EmailMessage) -> list[str]:
+    return [f"{to.display_name} <{to.addr_spec}>" for to in email["To"].addresses]
+
+
+def _all_ascii(email: EmailMessage) -> bool:
+    """Whether every address is ASCII (otherwise the bytes need SMTPUTF8 headers)."""
+    people = [*email["From"].addresses, *email["To"].addresses]
+    return all(person.addr_spec.isascii() for person in people)
