@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.messages.letters import format_slot
@@ -61,12 +61,12 @@ def find_offer(token: str) -> Offer | None:
     """The sent offer behind a link's token, or None (drafts have no link)."""
     if not token or len(token) > 200:
         return None
-    # One round trip for the offer, its interview and candidate, one for the slots: the public
+    # One round trip for the offer, its interview, candidate and slots: the public
     # page is the app's hottest (see bench/public_page_load.py).
     return db.session.scalar(
         db.select(Offer)
         .filter_by(token_hash=hash_token(token))
-        .options(joinedload(Offer.interview).joinedload(Interview.user), selectinload(Offer.slots))
+        .options(joinedload(Offer.interview).joinedload(Interview.user), joinedload(Offer.slots))
     )
 
 
