@@ -29,6 +29,9 @@ MAX_SLOTS = 6  # more times than this make a letter hard to answer
 DAY_FIRST_HOUR, DAY_LAST_HOUR = 7, 21  # the hours the day view draws (widened for the interview)
 
 
+DOUBLE_SUBMIT = timedelta(minutes=1)
+
+
 class TimeProblem(ValueError):
     """A date and time that cannot be used, in plain words."""
 
@@ -136,7 +139,19 @@ def _named_zone(moment: datetime) -> str:
 
 
 def create_interview(user: User, details: Details, now: datetime) -> Interview:
-    """Keep a new interview, as a draft, with the default search settings."""
+    """Keep a new interview, as a draft, with the default search settings.
+
+    The same interview saved again within a minute (a double click, a resubmitted form) is the
+    one already kept, not a second copy.
+    """
+    same = db.session.scalar(
+        db.select(Interview).filter_by(
+            user_id=user.id, company=details.company, role=details.role,
+            interviewer_email=details.interviewer_email, start=details.start, end=details.end,
+        ).filter(Interview.created_at >= now - DOUBLE_SUBMIT)
+    )  # fmt: skip
+    if same is not None:
+        return same
     interview = Interview(
         user_id=user.id,
         company=details.company,

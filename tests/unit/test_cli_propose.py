@@ -56,7 +56,7 @@ def test_json_has_exactly_the_documented_shape(capsys):
         assert conflict["status"] in ("busy", "tentative")
         assert conflict["calendar"] == "Demo (Alex Example)"
     assert [(c["summary"], c["status"]) for c in result["conflicts"]] == [
-        ("Design workshop (tentative)", "tentative"),
+        ("Design workshop", "tentative"),
         ("Dentist", "busy"),
     ]
     assert len(result["slots"]) == 3

@@ -219,7 +219,7 @@ def test_conflicts_are_listed_and_drawn_for_the_demo_calendar(client):
         ("busy", "09:30–09:45 Team stand-up"),
         ("busy", "15:00–16:00 1:1 with manager"),
         ("conflict tentative",
-         "15:00–16:30 Design workshop (tentative) (tentative) (clashes with the interview)"),
+         "15:00–16:30 Design workshop (tentative) (clashes with the interview)"),
         ("interview", "16:00–17:00 Interview: Acme Corp, Senior Data Engineer"),
         ("conflict", "16:15–17:00 Dentist (clashes with the interview)"),
     ])  # fmt: skip
@@ -298,3 +298,12 @@ def test_an_early_interview_widens_the_drawing_and_all_day_events_form_a_band(cl
     listed = text_of(page)[text_of(page).index("The same day in words") :]
     assert "All day Data conference (out of office) (Demo (Alex Example)) clashes" in listed
     assert listed.index("All day") < listed.index("06:30–07:30 Interview: Acme Corp")
+
+
+def test_a_double_submitted_interview_is_kept_once(app, client):
+    sign_up(client)
+    first = create_typed(client)
+    assert create_typed(client) == first  # the same form sent twice: one interview
+    assert len(stored_interviews(app)) == 1
+    create_typed(client, company="Other Co")
+    assert len(stored_interviews(app)) == 2
