@@ -192,6 +192,7 @@ def test_the_page_shows_the_offered_times_in_the_interviewers_zone_and_nothing_e
     assert response.status_code == 200
     assert "Ana Lima" in page and "Data Engineer" in page and "Harbour &amp; Co" in page
     assert "America/New_York" in page
+    assert "Sign up" not in page and "/sign-in" not in page  # no account links for the interviewer
     for day in ("Wednesday 2 December 2026", "Thursday 3", "Friday 4"):
         assert f"{day}" in page
     assert "10:00–11:00 EST (America/New_York)" in page
