@@ -42,6 +42,11 @@ RESCHEDULE, VIRTUAL, CANCEL = "reschedule", "virtual", "cancel"
 LETTER_KINDS = (RESCHEDULE, VIRTUAL, CANCEL)  # what the letter page writes
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 SENDABLE = (QUEUED, FAILED)
+INTERRUPTED_AFTER = timedelta(minutes=10)
+INTERRUPTED = (
+    "Sending was interrupted, so the recipient may or may not have received this letter. "
+    "Check with them (or in your mail server's Sent folder) before you retry."
+)
 BY_HAND = "by hand"  # the transport of a letter the user sent from their own mail app
 # Until the offer is opened (at send time) there is no link; this stands in for it, and is
 # replaced by the link in the letter that goes out, wherever the user's edit left it.
@@ -181,7 +186,10 @@ def queue_letter(
 
 def deliver(message: Message, make_transport: Callable[[], Transport], now: datetime) -> bool:
     """Send the message if this call claims it; False when it is sent or being sent already."""
-    if not _claim(message, SENDABLE, state=SENDING, attempts=Message.attempts + 1):
+    claimed = _claim(
+        message, SENDABLE, state=SENDING, attempts=Message.attempts + 1, claimed_at=now
+    )
+    if not claimed:
         return False
     try:
         transport = make_transport()
@@ -200,6 +208,27 @@ def deliver(message: Message, make_transport: Callable[[], Transport], now: date
         message.transport, message.sent_at = delivery.transport, now
         db.session.commit()
     return True
+
+
+def release_interrupted(user: User, now: datetime) -> int:
+    """Turn the user's sends that never finished (the process died mid-send) into failures.
+
+    A message stays 'sending' only while one request sends it; one still 'sending' after
+    INTERRUPTED_AFTER was cut off. It becomes 'failed' with advice to check before retrying
+    (the server may have taken it), so it is neither lost nor sent twice behind the user's back.
+    """
+    result = db.session.execute(
+        update(Message)
+        .where(
+            Message.user_id == user.id,
+            Message.state == SENDING,
+            Message.claimed_at <= now - INTERRUPTED_AFTER,
+        )
+        .values(state=FAILED, error=INTERRUPTED)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount
 
 
 def mark_sent_by_hand(message: Message, now: datetime) -> bool:

@@ -90,6 +90,7 @@ def letter(interview_id: int):
 
 @blueprint.get("/outbox")
 def outbox():
+    sending.release_interrupted(current_user, now())
     return render_template(
         "letters/outbox.html", messages=sending.messages_of(current_user), **_outbox_helpers()
     )

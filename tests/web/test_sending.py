@@ -287,6 +287,37 @@ def test_a_message_being_sent_is_not_sent_again_by_a_retry(app, jose, outbox_fol
     assert messages(app)[0].attempts == 0
 
 
+def test_a_send_cut_off_midway_is_released_as_failed_with_advice(app, jose, outbox_folder) -> None:
+    interview_id = add_interview(app)
+    jose.post(f"/interviews/{interview_id}/letter", data=send_form(jose, interview_id, "save"))
+    [message] = messages(app)
+    with app.app_context():
+        stuck = db.session.get_one(Message, message.id)
+        stuck.state, stuck.claimed_at = "sending", NOW - timedelta(minutes=11)
+        db.session.commit()
+
+    page = jose.get("/outbox").get_data(as_text=True)
+
+    assert messages(app)[0].state == "failed"
+    assert "may or may not have received" in page
+    token = csrf_token(jose, "/outbox")
+    jose.post(f"/outbox/{message.id}/send", data={"csrf_token": token})
+    jose.post(f"/outbox/{message.id}/send", data={"csrf_token": token})
+    assert messages(app)[0].state == "sent" and len(list(outbox_folder.iterdir())) == 1
+
+
+def test_a_send_in_progress_is_not_released(app, jose) -> None:
+    interview_id = add_interview(app)
+    jose.post(f"/interviews/{interview_id}/letter", data=send_form(jose, interview_id, "save"))
+    [message] = messages(app)
+    with app.app_context():
+        running = db.session.get_one(Message, message.id)
+        running.state, running.claimed_at = "sending", NOW - timedelta(minutes=2)
+        db.session.commit()
+    jose.get("/outbox")
+    assert messages(app)[0].state == "sending"
+
+
 # --- Pieces ------------------------------------------------------------------------------------
 
 
