@@ -23,12 +23,11 @@ from app.extensions import db
 from app.mail import transport_from_config
 from app.mail.base import message_bytes
 from app.messages.invites import REQUEST, Attendee, InviteEvent, Person, build_invite, new_uid
-from app.messages.letters import LetterContext, compose, format_slot
+from app.messages.letters import compose, format_slot
 from app.messages.mime import build_imip_message
 from app.models import CONFIRMED, Interview, Message, Offer, OfferSlot, User
 from app.scheduling.model import Slot
 from app.services import offers, sending
-from app.services.interviews import as_core_interview
 
 CONFIRMATION = "confirmation"
 # How an answer to `pick` turned out.
@@ -227,16 +226,11 @@ def _confirmation_email(
     letter = compose(
         CONFIRMATION,
         "personal",  # a confirmation gives no reason
-        LetterContext(
-            candidate_name=candidate.name,
-            interviewer_name=interview.interviewer_name,
-            company=interview.company,
-            role=interview.role,
-            interview=as_core_interview(interview, candidate),
-            now=now,
+        sending.letter_context(
+            interview,
+            candidate,
+            now,
             confirmed=Slot(interview.confirmed_start, interview.confirmed_end),
-            meeting_link=interview.meeting_link,
-            times_rescheduled=interview.times_rescheduled,
             candidate_organised=interview.confirmed_sequence > 0,
         ),
     )

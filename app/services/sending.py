@@ -308,6 +308,23 @@ def html_from_text(subject: str, text: str) -> str:
     )
 
 
+def letter_context(
+    interview: Interview, user: User, now: datetime, **details: Any
+) -> LetterContext:
+    """What every letter about this interview says of it; `details` adds the kind's own parts."""
+    return LetterContext(
+        candidate_name=user.name,
+        interviewer_name=interview.interviewer_name,
+        company=interview.company,
+        role=interview.role,
+        interview=as_core_interview(interview, user),
+        now=now,
+        meeting_link=interview.meeting_link,
+        times_rescheduled=interview.times_rescheduled,
+        **{"candidate_organised": interview.organised_by_user, **details},
+    )
+
+
 def _compose(
     interview: Interview,
     user: User,
@@ -316,20 +333,10 @@ def _compose(
     slots: tuple[Slot, ...],
     pick_url: str | None,
 ) -> Letter:
-    context = LetterContext(
-        candidate_name=user.name,
-        interviewer_name=interview.interviewer_name,
-        company=interview.company,
-        role=interview.role,
-        interview=as_core_interview(interview, user),
-        now=now,
-        slots=slots,
-        pick_url=pick_url,
+    context = letter_context(
+        interview, user, now, slots=slots, pick_url=pick_url,
         reason_text=choice.reason_text or None,
-        meeting_link=interview.meeting_link,
-        times_rescheduled=interview.times_rescheduled,
-        candidate_organised=interview.organised_by_user,
-    )
+    )  # fmt: skip
     try:
         return compose(choice.kind, choice.reason, context)
     except ValueError as error:

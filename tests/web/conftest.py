@@ -2,6 +2,7 @@
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,12 @@ def app(tmp_path):
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def outbox_folder(app):
+    """Where the default transport keeps sent letters in tests (never the real instance)."""
+    return Path(app.config["OUTBOX_DIR"])
 
 
 @pytest.fixture

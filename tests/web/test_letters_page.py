@@ -134,13 +134,6 @@ def text_part(eml: bytes) -> str:
     return email.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
-@pytest.fixture(autouse=True)
-def outbox_folder(app, tmp_path: Path) -> Path:
-    """Delivery goes to a temporary outbox, never to the real instance folder."""
-    app.config["OUTBOX_DIR"] = str(tmp_path / "outbox")
-    return tmp_path / "outbox"
-
-
 @pytest.fixture
 def jose(client):
     sign_up(client, **JOSE)

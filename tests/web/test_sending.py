@@ -10,7 +10,6 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 
@@ -29,12 +28,6 @@ from tests.web.test_letters_page import (
     messages,
     text_part,
 )
-
-
-@pytest.fixture(autouse=True)
-def outbox_folder(app, tmp_path: Path) -> Path:
-    app.config["OUTBOX_DIR"] = str(tmp_path / "outbox")
-    return tmp_path / "outbox"
 
 
 @pytest.fixture
