@@ -26,7 +26,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.messages.invites import InviteError
 from app.models import Interview, OfferSlot
-from app.services import interviews
+from app.services import choosing, dayview, interviews
 from app.web.clock import now
 from app.web.forms import ActionForm, InterviewForm, InviteForm, SearchForm, SlotForm, time_zones
 
@@ -159,7 +159,7 @@ def show(interview_id: int):
         "interviews/show.html",
         interview=interview,
         when=interviews.in_both_zones(interview, current_user, now()),
-        day=interviews.look_at_day(interview, current_user, **_secrets()),
+        day=dayview.look_at_day(interview, current_user, **_secrets()),
         letter_url=_letter_url,
     )
 
@@ -177,7 +177,7 @@ def swap(interview_id: int, slot_id: int):
     interview = _own(interview_id)
     row = _own_slot(interview, slot_id)
     old_start = row.start
-    found = interviews.swap_slot(
+    found = choosing.swap_slot(
         interview, current_user, row, now(), _rejected(interview.id), **_secrets()
     )
     if found is None:
@@ -193,7 +193,7 @@ def remove(interview_id: int, slot_id: int):
     interview = _own(interview_id)
     row = _own_slot(interview, slot_id)
     _reject(interview.id, row.start)
-    interviews.remove_slot(row)
+    choosing.remove_slot(row)
     flash("Removed the time.")
     return redirect(url_for(".proposals", interview_id=interview.id))
 
@@ -208,8 +208,8 @@ def add(interview_id: int):
         start = interviews.wall_clock(
             form.date.data, form.time.data, ZoneInfo(current_user.time_zone)
         )
-        warnings = interviews.add_slot(interview, current_user, start, now(), **_secrets())
-    except (interviews.TimeProblem, interviews.SlotProblem) as problem:
+        warnings = choosing.add_slot(interview, current_user, start, now(), **_secrets())
+    except (interviews.TimeProblem, choosing.SlotProblem) as problem:
         form.time.errors.append(str(problem))
         return _proposals_page(interview, add_form=form, status=400)
     flash("Added your time." + "".join(f" Note: {warning}." for warning in warnings))
@@ -222,14 +222,14 @@ def adjust(interview_id: int):
     form = SearchForm()
     if not form.validate_on_submit():
         return _proposals_page(interview, search_form=form, status=400)
-    settings = interviews.SearchSettings(
+    settings = choosing.SearchSettings(
         window_days=form.window_days.data,
         work_hours=form.work_hours.data.strip(),
         interviewer_work_hours=form.interviewer_work_hours.data.strip(),
         buffer_minutes=form.buffer_minutes.data,
         min_notice_hours=form.min_notice_hours.data,
     )
-    interviews.adjust_search(
+    choosing.adjust_search(
         interview, current_user, settings, now(), _rejected(interview.id), **_secrets()
     )
     flash("Saved the search settings and proposed again.")
@@ -244,7 +244,7 @@ def _proposals_page(
 ):
     """The page reads busy time once, in choose_times."""
     moment = now()
-    choices = interviews.choose_times(
+    choices = choosing.choose_times(
         interview, current_user, moment, _rejected(interview.id), **_secrets()
     )
     return render_template(
@@ -282,7 +282,7 @@ def _own(interview_id: int) -> Interview:
 
 
 def _own_slot(interview: Interview, slot_id: int) -> OfferSlot:
-    row = interviews.offer_slot(interview, slot_id)
+    row = choosing.offer_slot(interview, slot_id)
     if row is None:
         abort(404)
     return row

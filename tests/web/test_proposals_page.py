@@ -225,13 +225,14 @@ def test_invalid_settings_are_refused_and_nothing_changes(app, client):
 
 
 def test_each_page_reads_the_calendars_once(client, monkeypatch):
-    from app.services import interviews
+    from app.services import busy, choosing, dayview
 
     reads = []
-    real = interviews.read_busy
-    monkeypatch.setattr(
-        interviews, "read_busy", lambda *args, **kwargs: reads.append(1) or real(*args, **kwargs)
-    )
+    real = busy.read_busy
+    for reader in (choosing, dayview):  # the two pages' services
+        monkeypatch.setattr(
+            reader, "read_busy", lambda *args, **kwargs: reads.append(1) or real(*args, **kwargs)
+        )
     page_path = start_page(client)
     for path in (page_path, page_path, page_path.removesuffix("/proposals")):
         reads.clear()
