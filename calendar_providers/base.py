@@ -31,6 +31,10 @@ class Unavailable(ProviderError):
     """The calendar could not be reached right now; retrying later may work."""
 
 
+class Conflict(ProviderError):
+    """The event changed on the server since it was read, or already exists: read it again."""
+
+
 class InvalidCalendar(ProviderError):
     """The data is not a usable calendar; the message says what is wrong with it."""
 

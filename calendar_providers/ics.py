@@ -1,8 +1,8 @@
 """Read-only provider for an .ics file or a feed URL (Outlook, iCloud, Google secret addresses).
 
-Busy semantics, as a person reads their own calendar: transparent ("free") and cancelled events
-and events the user declined take no time; tentative ones do, and say so; an opaque all-day
-event (out of office, a conference) blocks its whole days in the user's zone.
+Busy semantics (`busy_rules`), as a person reads their own calendar: transparent ("free") and
+cancelled events and events the user declined take no time; tentative ones do, and say so; an
+opaque all-day event (out of office, a conference) blocks its whole days in the user's zone.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from app.scheduling.model import BUSY, TENTATIVE, BusyEvent, require_aware
+from app.scheduling.model import require_aware
 from calendar_providers import ics_expand
 from calendar_providers.base import (
     BusyReport,
@@ -27,6 +27,7 @@ from calendar_providers.base import (
     NotFound,
     ProviderError,
 )
+from calendar_providers.busy_rules import busy_event
 from calendar_providers.fetch import fetch_calendar, is_icalendar, redact_url
 from calendar_providers.ics_prefilter import prefilter
 
@@ -81,7 +82,7 @@ class IcsProvider(CalendarProvider):
         events = tuple(
             event
             for occurrence in expansion.occurrences
-            if (event := self._busy_event(occurrence, name)) is not None
+            if (event := busy_event(occurrence, name, self.me)) is not None
         )
         prefix = f"{self.label}: "
         return BusyReport(events, tuple(notes + [prefix + note for note in expansion.notes]))
@@ -116,35 +117,6 @@ class IcsProvider(CalendarProvider):
             raise NotFound(f"There is no calendar file at {self.location}.") from None
         except OSError as error:
             raise ProviderError(f"{self.location} could not be read: {error.strerror}.") from None
-
-    def _busy_event(self, occurrence: ics_expand.Occurrence, calendar: str) -> BusyEvent | None:
-        """The occurrence as busy time, or None when it leaves the user free."""
-        component = occurrence.component
-        status = str(component.get("STATUS", "")).upper()
-        if status == "CANCELLED" or str(component.get("TRANSP", "")).upper() == "TRANSPARENT":
-            return None
-        if occurrence.end <= occurrence.start or self._declined(component):
-            return None
-        return BusyEvent(
-            uid=str(component.get("UID", "")),
-            summary=str(component.get("SUMMARY", "")).strip() or "(no title)",
-            start=occurrence.start,
-            end=occurrence.end,
-            status=TENTATIVE if status == "TENTATIVE" else BUSY,
-            calendar=calendar,
-            all_day=occurrence.all_day,
-        )
-
-    def _declined(self, component: icalendar.Event) -> bool:
-        """Whether the user is an attendee who declined."""
-        if not self.me:
-            return False
-        attendees = component.get("ATTENDEE", [])
-        for attendee in attendees if isinstance(attendees, list) else [attendees]:
-            address = str(attendee).lower().removeprefix("mailto:").strip()
-            if address == self.me:
-                return str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED"
-        return False
 
 
 @contextmanager

@@ -1,0 +1,44 @@
+"""When an occurrence takes the user's time: one rule set for every provider that reads iCalendar.
+
+As a person reads their own calendar: transparent ("free") and cancelled events and events the
+user declined take no time; tentative ones do, and say so; zero-length events take none. Shared so
+an .ics file and the same events on a CalDAV server give the same busy time.
+"""
+
+from __future__ import annotations
+
+import icalendar
+
+from app.scheduling.model import BUSY, TENTATIVE, BusyEvent
+from calendar_providers.ics_expand import Occurrence
+
+
+def busy_event(occurrence: Occurrence, calendar: str, me: str | None) -> BusyEvent | None:
+    """The occurrence as busy time, or None when it leaves the user free."""
+    component = occurrence.component
+    status = str(component.get("STATUS", "")).upper()
+    if status == "CANCELLED" or str(component.get("TRANSP", "")).upper() == "TRANSPARENT":
+        return None
+    if occurrence.end <= occurrence.start or declined(component, me):
+        return None
+    return BusyEvent(
+        uid=str(component.get("UID", "")),
+        summary=str(component.get("SUMMARY", "")).strip() or "(no title)",
+        start=occurrence.start,
+        end=occurrence.end,
+        status=TENTATIVE if status == "TENTATIVE" else BUSY,
+        calendar=calendar,
+        all_day=occurrence.all_day,
+    )
+
+
+def declined(component: icalendar.Event, me: str | None) -> bool:
+    """Whether `me` (a lower-case address, or None when unknown) is an attendee who declined."""
+    if not me:
+        return False
+    attendees = component.get("ATTENDEE", [])
+    for attendee in attendees if isinstance(attendees, list) else [attendees]:
+        address = str(attendee).lower().removeprefix("mailto:").strip()
+        if address == me:
+            return str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED"
+    return False
