@@ -51,7 +51,9 @@ class User(UserMixin, db.Model):
 
 
 class CalendarSource(db.Model):
-    """An uploaded .ics file (its bytes) or a feed (its address, encrypted)."""
+    """A calendar the user's busy time comes from: an upload (its bytes), a feed (its address,
+    encrypted), or an account such as CalDAV (`settings` as JSON, e.g. server URL, user name and
+    the calendars chosen; `sealed_credentials` encrypted with app.vault)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
@@ -59,6 +61,8 @@ class CalendarSource(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
     sealed_url: Mapped[str | None] = mapped_column(Text)
+    settings: Mapped[str | None] = mapped_column(Text)
+    sealed_credentials: Mapped[str | None] = mapped_column(Text)
     event_count: Mapped[int | None]
     refreshed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     error: Mapped[str | None] = mapped_column(Text)
@@ -112,6 +116,8 @@ class Interview(db.Model):
     confirmed_uid: Mapped[str | None] = mapped_column(String(500))
     confirmed_sequence: Mapped[int | None]
     confirmed_invite: Mapped[bytes | None] = mapped_column(LargeBinary)  # exactly as emailed
+    # Where the confirmed event was written through a provider (JSON: source id, href, etag...).
+    event_ref: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     user: Mapped[User] = relationship(back_populates="interviews")
     offers: Mapped[list[Offer]] = relationship(
@@ -153,6 +159,8 @@ class OfferSlot(db.Model):
     start: Mapped[datetime] = mapped_column(UtcDateTime)
     end: Mapped[datetime] = mapped_column(UtcDateTime)
     added_by_hand: Mapped[bool] = mapped_column(default=False)
+    # A tentative "hold" event on the user's calendar for this time (JSON, provider-specific).
+    hold_ref: Mapped[str | None] = mapped_column(Text)
     offer: Mapped[Offer] = relationship(back_populates="slots", foreign_keys=[offer_id])
 
 

@@ -4,11 +4,17 @@ Reading a large calendar costs hundreds of milliseconds; pages that show conflic
 are opened again and again with the same data. Results are cached by the calendar's content
 (SHA-256 of the bytes), the user's address and zone, and a day-aligned window, so a page view
 re-parses only when a calendar changed or the day did.
+
+Accounts (CalDAV) are asked over the network instead; their answers (or errors) are kept for
+ACCOUNT_TTL seconds, keyed by the connection, its chosen calendars and the window, so one page
+view that reads busy time several times costs one REPORT per calendar, and a server that is down
+costs one timeout, not one per read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time as clock
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -19,12 +25,16 @@ from zoneinfo import ZoneInfo
 from app import vault
 from app.models import CalendarSource, User
 from app.scheduling.model import BusyEvent
-from calendar_providers.base import BusyReport, ProviderError
+from app.services import accounts
+from calendar_providers.base import AuthError, BusyReport, ProviderError
 from calendar_providers.fetch import fetch_calendar
 from calendar_providers.ics import IcsProvider
 
 CACHE_ENTRIES = 64
+ACCOUNT_TTL = 60.0  # seconds an account's answer is reused: fresh enough, one read per page
 _cache: OrderedDict[tuple, BusyReport] = OrderedDict()
+# key -> (when it was asked, on the monotonic clock; the report, or the error to raise again)
+_account_cache: OrderedDict[tuple, tuple[float, BusyReport | ProviderError]] = OrderedDict()
 _lock = Lock()
 
 
@@ -49,8 +59,11 @@ def read_busy(
     notes: list[str] = []
     for source in user.calendars:
         try:
-            data = _content(source, secret_key, cache_dir)
-            report = _cached_busy(source.name, data, user.email, day_start, day_end, tz)
+            if source.kind in accounts.ACCOUNT_KINDS:
+                report = _account_busy(source, user, day_start, day_end, tz, secret_key)
+            else:
+                data = _content(source, secret_key, cache_dir)
+                report = _cached_busy(source.name, data, user.email, day_start, day_end, tz)
         except ProviderError as error:
             notes.append(f"{source.name}: {error}")
             continue
@@ -80,6 +93,51 @@ def _cached_busy(
         while len(_cache) > CACHE_ENTRIES:
             _cache.popitem(last=False)
     return report
+
+
+def _account_busy(
+    source: CalendarSource, user: User, start: datetime, end: datetime, tz: ZoneInfo,
+    secret_key: str,
+) -> BusyReport:  # fmt: skip
+    """The account's busy time, asked of its server at most once per ACCOUNT_TTL seconds.
+
+    The key holds the sealed credentials (new ciphertext at every connection), so a reused row
+    id never serves another connection's answer.
+    """
+    key = (
+        source.id, source.settings, source.sealed_credentials, user.email, start, end, tz.key
+    )  # fmt: skip
+    with _lock:
+        kept = _account_cache.get(key)
+    if kept is None or clock.monotonic() - kept[0] >= ACCOUNT_TTL:
+        try:
+            outcome: BusyReport | ProviderError = _ask_account(
+                source, user, start, end, tz, secret_key
+            )
+        except ProviderError as error:
+            outcome = error
+        kept = (clock.monotonic(), outcome)
+        with _lock:
+            _account_cache[key] = kept
+            _account_cache.move_to_end(key)
+            while len(_account_cache) > CACHE_ENTRIES:
+                _account_cache.popitem(last=False)
+    if isinstance(kept[1], ProviderError):
+        raise kept[1].with_traceback(None)  # the same error again, without piling up tracebacks
+    return kept[1]
+
+
+def _ask_account(
+    source: CalendarSource, user: User, start: datetime, end: datetime, tz: ZoneInfo,
+    secret_key: str,
+) -> BusyReport:  # fmt: skip
+    try:
+        provider = accounts.provider_for(source, user, secret_key=secret_key)
+    except vault.VaultError:
+        raise AuthError(
+            "The saved password cannot be read any more; remove the account and connect again."
+        ) from None
+    return provider.busy(start, end, tz)
 
 
 def _whole_days(moment: datetime, tz: ZoneInfo) -> datetime:

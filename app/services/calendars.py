@@ -1,23 +1,32 @@
-"""A user's calendar sources: add an upload or a feed, refresh, remove (busy time: busy.py).
+"""A user's calendar sources: add an upload, a feed or a CalDAV account, refresh, remove
+(busy time: busy.py; turning an account row into a provider: accounts.py).
 
 Views call these and show `CalendarProblem` messages as they are; nothing here knows about HTTP.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from app import vault
 from app.extensions import db
 from app.models import CalendarSource, User
-from calendar_providers.base import ProviderError
+from app.services import accounts
+from calendar_providers import provider_class
+from calendar_providers.base import CalendarInfo, ProviderError
 from calendar_providers.fetch import fetch_calendar, is_icalendar, normalize_url
 from calendar_providers.ics_prefilter import count_events
 
 SAMPLE = Path(__file__).resolve().parent.parent / "demo" / "demo.ics"
 UPLOAD = "upload"
 FEED = "feed"
+CALDAV = accounts.CALDAV
 
 
 class CalendarProblem(Exception):
@@ -71,6 +80,8 @@ def refresh(source: CalendarSource, now: datetime, *, secret_key: str, cache_dir
     """Read the source again; a failure is recorded on it, in words, and shown on the page."""
     if source.kind == FEED:
         _refresh_feed(source, vault.unseal(secret_key, source.sealed_url), now, cache_dir)
+    elif source.kind == CALDAV:
+        _refresh_caldav(source, now, secret_key)
     else:
         source.event_count = count_events(source.content or b"")
         source.refreshed_at, source.error = now, None
@@ -78,6 +89,7 @@ def refresh(source: CalendarSource, now: datetime, *, secret_key: str, cache_dir
 
 
 def remove(source: CalendarSource) -> None:
+    """Delete the row, and with it any sealed address or password."""
     db.session.delete(source)
     db.session.commit()
 
@@ -96,3 +108,156 @@ def _refresh_feed(source: CalendarSource, url: str, now: datetime, cache_dir: Pa
     source.event_count = count_events(fetched.data)
     source.refreshed_at = now
     source.error = fetched.note
+
+
+# --- CalDAV accounts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaldavChoice:
+    """An account's calendars and what the user chose: which count as busy, which receives
+    confirmed events (None: none does)."""
+
+    calendars: tuple[CalendarInfo, ...]
+    busy: frozenset[str]
+    write: str | None
+
+
+def caldav_address(url: str) -> str:
+    """The server address to connect to; refused unless the password would travel encrypted.
+
+    Plain http is allowed only to this machine (a server under test, or a local Radicale).
+    """
+    url = url.strip()
+    if "://" not in url:
+        url = f"https://{url}"
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 - a bad port raises ValueError here
+    except ValueError:
+        host = None
+    if scheme not in ("https", "http") or not host:
+        raise CalendarProblem("Give the server's address, such as https://caldav.fastmail.com/.")
+    if parts.username or parts.password:
+        raise CalendarProblem(
+            "Leave the user name and password out of the address; use the fields below it."
+        )
+    if scheme == "http" and not _is_loopback(host):
+        raise CalendarProblem(
+            "Use an https:// address: over plain http your password would travel unencrypted."
+        )
+    return url
+
+
+def add_caldav(
+    user: User, url: str, username: str, password: str, now: datetime, *, secret_key: str
+) -> CalendarSource:
+    """Connect an account: its calendars are discovered now, so a wrong password or address is
+    caught at once and nothing is kept. All calendars count as busy until the user chooses."""
+    url = caldav_address(url)
+    username = username.strip()
+    for source in user.calendars:
+        settings = accounts.settings_of(source) if source.kind == CALDAV else {}
+        if (settings.get("url"), settings.get("username")) == (url, username):
+            raise CalendarProblem(f"{source.name} is already connected; refresh it instead.")
+    found = _discover(url, username, password)
+    writable = [calendar.id for calendar in found if calendar.can_write]
+    source = CalendarSource(
+        user_id=user.id, kind=CALDAV,
+        name=f"{username} on {urlsplit(url).hostname}"[:200],
+        settings=json.dumps({
+            "url": url, "username": username,
+            "calendar_names": {calendar.id: calendar.name for calendar in found},
+            "writable_calendars": writable,
+            "busy_calendars": [calendar.id for calendar in found],
+            "write_calendar": writable[0] if writable else None,
+        }),
+        sealed_credentials=vault.seal(secret_key, json.dumps({"password": password})),
+        refreshed_at=now, created_at=now,
+    )  # fmt: skip
+    db.session.add(source)
+    db.session.commit()
+    return source
+
+
+def caldav_choice(source: CalendarSource) -> CaldavChoice:
+    """The account's calendars as last discovered, and the user's current choice."""
+    settings = accounts.settings_of(source)
+    writable = set(settings.get("writable_calendars", ()))
+    calendars = tuple(
+        CalendarInfo(calendar_id, name, can_write=calendar_id in writable)
+        for calendar_id, name in settings.get("calendar_names", {}).items()
+    )
+    return CaldavChoice(
+        calendars, frozenset(settings.get("busy_calendars", ())), settings.get("write_calendar")
+    )
+
+
+def choose_caldav_calendars(
+    source: CalendarSource, busy_calendars: Collection[str], write_calendar: str | None
+) -> None:
+    """Keep which calendars count as busy and which one receives confirmed events."""
+    choice = caldav_choice(source)
+    known = {calendar.id for calendar in choice.calendars}
+    writable = {calendar.id for calendar in choice.calendars if calendar.can_write}
+    if not set(busy_calendars) <= known:
+        raise CalendarProblem("Choose among the calendars listed.")
+    if write_calendar is not None and write_calendar not in writable:
+        raise CalendarProblem("Confirmed events can go only to a calendar you can write to.")
+    settings = accounts.settings_of(source)
+    settings["busy_calendars"] = [
+        id_ for id_ in settings["calendar_names"] if id_ in busy_calendars
+    ]
+    settings["write_calendar"] = write_calendar
+    source.settings = json.dumps(settings)
+    db.session.commit()
+
+
+def _refresh_caldav(source: CalendarSource, now: datetime, secret_key: str) -> None:
+    """Discover the calendars again: choices stay for the ones still there; a calendar that
+    appeared counts as busy (as every calendar did at connection); one that went is dropped."""
+    settings = accounts.settings_of(source)
+    try:
+        password = json.loads(vault.unseal(secret_key, source.sealed_credentials or ""))["password"]
+        found = _discover(settings["url"], settings["username"], password)
+    except vault.VaultError:
+        source.error = "The saved password cannot be read any more; remove and connect again."
+        return
+    except CalendarProblem as problem:
+        source.error = str(problem)
+        return
+    known = settings.get("calendar_names", {})
+    chosen = set(settings.get("busy_calendars", ()))
+    writable = [calendar.id for calendar in found if calendar.can_write]
+    settings.update(
+        calendar_names={calendar.id: calendar.name for calendar in found},
+        writable_calendars=writable,
+        busy_calendars=[c.id for c in found if c.id in chosen or c.id not in known],
+    )
+    if settings.get("write_calendar") not in writable:
+        settings["write_calendar"] = None
+    source.settings = json.dumps(settings)
+    source.refreshed_at, source.error = now, None
+
+
+def _discover(url: str, username: str, password: str) -> list[CalendarInfo]:
+    try:
+        found = provider_class(CALDAV)(url, username, password).list_calendars()
+    except ProviderError as error:
+        raise CalendarProblem(str(error)) from None
+    if not found:
+        raise CalendarProblem(
+            "The account has no calendars; create one on the server first, then connect again."
+        )
+    return found
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

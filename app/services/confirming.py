@@ -5,10 +5,16 @@ the candidate organised (and whose UID we know) is updated in place, a REQUEST w
 and SEQUENCE + 1; otherwise the candidate organises a new event with a new UID. The invite is
 written from stored fields only, DTSTAMP being the confirmation time, so the .ics offered for
 download is the same bytes as the one emailed.
+
+Where the user chose a calendar for confirmed events, the same event (without METHOD, the
+attendees marked SCHEDULE-AGENT=CLIENT so the server sends no second invitation) is written there
+too, and the holds on the offered times are removed. The calendar comes after the pick: a server
+that fails never undoes it, the reason is kept in `event_ref` for the page and its retry button.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +25,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
+from icalendar import Calendar
+
+from app import vault
 from app.extensions import db
 from app.mail import transport_from_config
 from app.mail.base import message_bytes
@@ -27,7 +36,8 @@ from app.messages.letters import compose, format_slot
 from app.messages.mime import build_imip_message
 from app.models import CONFIRMED, Interview, Message, Offer, OfferSlot, User
 from app.scheduling.model import Slot
-from app.services import offers, sending
+from app.services import accounts, holds, offers, sending
+from calendar_providers.base import Conflict, NotFound, ProviderError
 
 CONFIRMATION = "confirmation"
 # How an answer to `pick` turned out.
@@ -69,7 +79,11 @@ def pick(
     if offer.state != offers.OPEN:
         return PickOutcome(ALREADY_ANSWERED)
     available = offers.availability(
-        offer, now, secret_key=config["SECRET_KEY"], cache_dir=Path(config["FEED_CACHE_DIR"])
+        offer,
+        now,
+        secret_key=config["SECRET_KEY"],
+        cache_dir=Path(config["FEED_CACHE_DIR"]),
+        ignored_uids=_own_events(offer),
     )
     if not available.is_free(slot):
         return PickOutcome(NO_LONGER_FREE, free=available.free)
@@ -77,6 +91,13 @@ def pick(
         db.session.rollback()
         return PickOutcome(ALREADY_ANSWERED)
     return PickOutcome(CONFIRMED_NOW, confirm(offer, slot, now, config, instance_path))
+
+
+def _own_events(offer: Offer) -> frozenset[str]:
+    """What Newslot itself put on the calendar for this interview, which blocks none of its
+    offered times: the offer's holds and the event of an earlier confirmation."""
+    confirmed_uid = offer.interview.confirmed_uid
+    return holds.hold_uids(offer) | ({confirmed_uid} if confirmed_uid else set())
 
 
 def confirm(
@@ -90,7 +111,7 @@ def confirm(
 
     Everything is committed before the email goes out (`sending.deliver`, which claims it); a
     failed delivery leaves the message 'failed' with its reason for a retry, and the
-    confirmation stands.
+    confirmation stands. So does a calendar that cannot be written (see `write_event`).
     """
     interview: Interview = offer.interview
     candidate = offers.interview_owner(interview)
@@ -109,7 +130,134 @@ def confirm(
     db.session.add(message)
     db.session.commit()  # the pick, the confirmed interview and its letter, all or nothing
     sending.deliver(message, lambda: transport_from_config(config, Path(instance_path)), now)
+    write_event(interview, secret_key=config["SECRET_KEY"])
+    holds.release_holds(offer, secret_key=config["SECRET_KEY"])  # the event takes their place
     return Confirmation(invite, message)
+
+
+# --- The event on the user's own calendar ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarWrite:
+    """Where the confirmed event stands on the user's calendar, for the candidate's page."""
+
+    calendar: str  # the calendar's name, as the user chose it
+    written: bool
+    problem: str | None  # in plain words; None once written
+    can_retry: bool  # False when retrying could only overwrite someone else's change
+
+
+def write_event(interview: Interview, *, secret_key: str) -> CalendarWrite | None:
+    """Put the confirmed event on the user's calendar for confirmed events, if they chose one.
+
+    The event written for an earlier confirmation (a second reschedule) is updated in place,
+    guarded by its ETag: a change made on the calendar since then is never overwritten, the user
+    is told instead. Any failure is kept in `event_ref` beside what was written before.
+    """
+    invite = confirmed_invite(interview)
+    if invite is None:
+        raise ValueError("the interview has no confirmed event to write")
+    earlier = _event_ref(interview)
+    try:
+        target = accounts.write_target(offers.interview_owner(interview), secret_key=secret_key)
+    except vault.VaultError:
+        return _write_failed(interview, earlier, holds.UNREADABLE_PASSWORD)
+    if target is None:
+        return None
+    event = calendar_object(invite)
+    revising = (
+        earlier.get("href")
+        and earlier.get("source_id") == target.source.id
+        and earlier.get("uid") == interview.confirmed_uid
+    )
+    # What a failure keeps: the event to revise on a retry, or where the first one goes.
+    kept = earlier if revising else {"source_id": target.source.id, "calendar": target.calendar_id}
+    try:
+        if revising:
+            href = earlier["href"]
+            try:
+                etag = target.provider.update_event(href, event, earlier["etag"])
+            except NotFound:  # deleted on the calendar: the new time is written afresh
+                href, etag = target.provider.create_event(target.calendar_id, event)
+        else:
+            href, etag = target.provider.create_event(target.calendar_id, event)
+    except Conflict:
+        note = _changed_there(interview, revised=bool(revising))
+        return _write_failed(interview, kept, note, conflict=True)
+    except ProviderError as error:
+        return _write_failed(interview, kept, str(error))
+    interview.event_ref = json.dumps(
+        {
+            "source_id": target.source.id,
+            "calendar": target.calendar_id,
+            "href": href,
+            "etag": etag,
+            "uid": interview.confirmed_uid,
+            "sequence": interview.confirmed_sequence,
+        }
+    )
+    db.session.commit()
+    return calendar_write(interview)
+
+
+def calendar_write(interview: Interview) -> CalendarWrite | None:
+    """What became of writing the confirmed event; None when nothing was to be written."""
+    ref = _event_ref(interview)
+    if not ref:
+        return None
+    problem = ref.get("error")
+    return CalendarWrite(
+        calendar=_calendar_name(interview, ref),
+        written=problem is None,
+        problem=problem,
+        can_retry=problem is not None and not ref.get("conflict"),
+    )
+
+
+def calendar_object(invite: bytes) -> bytes:
+    """The emailed invite as a stored calendar object: the same event and zones, no METHOD."""
+    calendar = Calendar.from_ical(invite)
+    calendar.pop("METHOD", None)  # RFC 4791 4.1: calendar object resources carry no METHOD
+    return calendar.to_ical()
+
+
+def _write_failed(
+    interview: Interview, kept: dict[str, Any], problem: str, *, conflict: bool = False
+) -> CalendarWrite | None:
+    """Keep the reason beside the event a retry revises (or the calendar it writes to)."""
+    kept = {key: value for key, value in kept.items() if key not in ("error", "conflict")}
+    interview.event_ref = json.dumps({**kept, "error": problem, "conflict": conflict})
+    db.session.commit()
+    return calendar_write(interview)
+
+
+def _changed_there(interview: Interview, *, revised: bool) -> str:
+    """The note for an event someone else changed (or wrote) on the calendar first."""
+    zone = ZoneInfo(interview.user.time_zone)
+    slot = Slot(interview.confirmed_start, interview.confirmed_end)
+    when = format_slot(slot, zone, zone, slot.start).interviewer  # the user's zone, with date
+    if revised:
+        return (
+            "The interview on your calendar was changed there after Newslot wrote it, so Newslot "
+            f"did not overwrite it: please move it to {when} yourself."
+        )
+    return (
+        "Your calendar already holds an event for this interview, so Newslot did not overwrite "
+        f"it: please check that it shows {when}."
+    )
+
+
+def _calendar_name(interview: Interview, ref: dict[str, Any]) -> str:
+    source = next((own for own in interview.user.calendars if own.id == ref.get("source_id")), None)
+    if source is None:
+        return "your calendar"
+    names = accounts.settings_of(source).get("calendar_names", {})
+    return names.get(ref.get("calendar"), source.name)
+
+
+def _event_ref(interview: Interview) -> dict[str, Any]:
+    return json.loads(interview.event_ref) if interview.event_ref else {}
 
 
 def confirmed_invite(interview: Interview) -> bytes | None:

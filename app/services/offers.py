@@ -136,11 +136,19 @@ def upcoming(offer: Offer, now: datetime) -> list[OfferSlot]:
     return [slot for slot in offer.slots if slot.start > now]
 
 
-def availability(offer: Offer, now: datetime, *, secret_key: str, cache_dir: Path) -> Availability:
+def availability(
+    offer: Offer,
+    now: datetime,
+    *,
+    secret_key: str,
+    cache_dir: Path,
+    ignored_uids: frozenset[str] = frozenset(),
+) -> Availability:
     """Read the candidate's calendars again over the offered times (they may have filled up).
 
     A slot is free when it has not started and nothing on the calendars overlaps it; the
-    interview's own event (its UID) is what is being moved, so it never blocks a slot.
+    interview's own event (its UID) is what is being moved, so it never blocks a slot, and
+    neither do the events in `ignored_uids` (the offer's own holds on those times).
     """
     interview: Interview = offer.interview
     slots = upcoming(offer, now)
@@ -153,7 +161,8 @@ def availability(offer: Offer, now: datetime, *, secret_key: str, cache_dir: Pat
         secret_key=secret_key,
         cache_dir=cache_dir,
     )
-    free = tuple(slot for slot in slots if not conflicts(_at(interview, slot), busy.events))
+    events = [event for event in busy.events if event.uid not in ignored_uids]
+    free = tuple(slot for slot in slots if not conflicts(_at(interview, slot), events))
     return Availability(free)
 
 

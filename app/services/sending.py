@@ -33,6 +33,7 @@ from app.messages.letters import Letter, LetterContext, compose
 from app.messages.mime import build_imip_message
 from app.models import CANCELLED, OFFERED, Interview, Message, OfferSlot, User
 from app.scheduling.model import Slot
+from app.services import holds
 from app.services.interviews import as_core_interview, draft_offer
 from app.services.offers import OPEN, WITHDRAWN, open_offer
 
@@ -132,13 +133,19 @@ def queue_letter(
     key: str,
     now: datetime,
     public_url: str | None,
+    secret_key: str | None = None,
+    hold_times: bool = False,
 ) -> Message:
     """Keep the letter as a queued Message, opening the offer first for a reschedule.
 
     The same letter sent twice from one form (or twice within a minute) gives back the first
     Message. The interview row is locked first so two such requests cannot both pass
     that check; the offer, the interview's new state and the message commit together.
+    With `secret_key` (to reach the user's calendar account) the withdrawn offers' holds are
+    released, and with `hold_times` the offered times are held, once all that is committed.
     """
+    if hold_times and secret_key is None:
+        raise ValueError("holding the offered times needs the secret key of the account")
     subject, text = clean_subject(subject), clean_body(text)
     key = key if _KEY.fullmatch(key or "") else new_key()
     sender, recipient = _people(user, interview)
@@ -181,6 +188,8 @@ def queue_letter(
     )
     db.session.add(message)
     db.session.commit()
+    if choice.kind == RESCHEDULE and secret_key is not None:
+        _update_holds(interview, user, now, secret_key=secret_key, hold_times=hold_times)
     return message
 
 
@@ -360,6 +369,17 @@ def _open_offer(
             earlier.state = WITHDRAWN  # its link now says the times were withdrawn
     interview.state = OFFERED
     return f"{public_url}/o/{token}" if public_url else None
+
+
+def _update_holds(
+    interview: Interview, user: User, now: datetime, *, secret_key: str, hold_times: bool
+) -> None:
+    """Withdrawn offers give their holds back; the open one holds its times if asked to."""
+    for offer in interview.offers:
+        if offer.state == WITHDRAWN:
+            holds.release_holds(offer, secret_key=secret_key)
+        elif offer.state == OPEN and hold_times:
+            holds.place_holds(offer, user, now, secret_key=secret_key)
 
 
 def _people(user: User, interview: Interview) -> tuple[Person, Person]:

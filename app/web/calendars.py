@@ -1,4 +1,4 @@
-"""The user's calendars: upload, subscribe, refresh, remove."""
+"""The user's calendars: upload, subscribe, connect a CalDAV account, refresh, remove."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from flask_login import current_user, login_required
 
 from app.services import calendars
 from app.web.clock import now
-from app.web.forms import ActionForm, FeedForm, UploadForm
+from app.web.forms import (
+    NO_CALENDAR,
+    ActionForm,
+    CaldavCalendarsForm,
+    CaldavForm,
+    FeedForm,
+    UploadForm,
+)
 
 blueprint = Blueprint("calendars", __name__, url_prefix="/calendars")
 
@@ -18,12 +25,20 @@ def require_sign_in() -> None:
     """Every page here is the signed-in user's own."""
 
 
-def _page(upload: UploadForm | None = None, feed: FeedForm | None = None, status: int = 200):
+def _page(
+    upload: UploadForm | None = None,
+    feed: FeedForm | None = None,
+    caldav: CaldavForm | None = None,
+    status: int = 200,
+):
+    sources = current_user.calendars
     return render_template(
         "calendars/index.html",
-        sources=current_user.calendars,
+        sources=sources,
+        choices={s.id: calendars.caldav_choice(s) for s in sources if s.kind == calendars.CALDAV},
         upload=upload or UploadForm(),
         feed=feed or FeedForm(),
+        caldav=caldav or CaldavForm(),
         action=ActionForm(),
     ), status
 
@@ -63,6 +78,51 @@ def feed():
         return _page(feed=form, status=400)
     flash(f"Subscribed to {source.name} ({source.event_count} events).")
     return redirect(url_for(".index"))
+
+
+@blueprint.post("/caldav")
+def connect_caldav():
+    form = CaldavForm()
+    if not form.validate_on_submit():
+        return _page(caldav=form, status=400)
+    try:
+        source = calendars.add_caldav(
+            current_user, form.url.data, form.username.data, form.password.data, now(),
+            secret_key=current_app.config["SECRET_KEY"],
+        )  # fmt: skip
+    except calendars.CalendarProblem as problem:
+        form.form_errors.append(str(problem))  # about the whole account, not one field
+        return _page(caldav=form, status=400)
+    flash(f"Connected {source.name}. Choose the calendars Newslot should use.")
+    return redirect(url_for(".caldav_calendars", source_id=source.id))
+
+
+@blueprint.route("/<int:source_id>/caldav", methods=["GET", "POST"])
+def caldav_calendars(source_id: int):
+    source = _own(source_id)
+    if source.kind != calendars.CALDAV:
+        abort(404)
+    choice = calendars.caldav_choice(source)
+    form = CaldavCalendarsForm()
+    form.busy.choices = [(calendar.id, calendar.name) for calendar in choice.calendars]
+    form.write.choices = [
+        *((calendar.id, calendar.name) for calendar in choice.calendars if calendar.can_write),
+        (NO_CALENDAR, "None: do not write confirmed interviews to this account"),
+    ]
+    if not form.is_submitted():
+        form.busy.data = sorted(choice.busy)
+        form.write.data = choice.write or NO_CALENDAR
+    elif form.validate():
+        write = None if form.write.data == NO_CALENDAR else form.write.data
+        try:
+            calendars.choose_caldav_calendars(source, form.busy.data, write)
+        except calendars.CalendarProblem as problem:
+            form.busy.errors = [*form.busy.errors, str(problem)]
+        else:
+            flash(f"Saved the calendars of {source.name}.")
+            return redirect(url_for(".index"))
+    status = 400 if form.errors else 200
+    return render_template("calendars/caldav.html", source=source, form=form), status
 
 
 @blueprint.post("/sample")

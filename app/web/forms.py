@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     HiddenField,
@@ -16,6 +17,7 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
@@ -156,6 +158,7 @@ class LetterForm(FlaskForm):
     subject = StringField("Subject", validators=[letter_subject])
     body = TextAreaField("Letter", validators=[letter_body])
     key = HiddenField()
+    hold_times = BooleanField("Hold these times on my calendar")  # shown with a write calendar
 
 
 # --- Interviews and the times to offer (interviews blueprint) -----------------------------------
@@ -245,4 +248,36 @@ class SearchForm(FlaskForm):
             InputRequired("Give a number of hours."),
             NumberRange(0, 336, "From 0 to 336."),
         ],
+    )
+
+
+# --- CalDAV accounts (calendars blueprint) -------------------------------------------------------
+
+
+class CaldavForm(FlaskForm):
+    url = URLField(
+        "Server address",
+        validators=[DataRequired("Give the server's address."), Length(max=2000), one_line],
+    )
+    username = StringField(
+        "User name", validators=[DataRequired("Give your user name."), Length(max=200), one_line]
+    )
+    password = PasswordField(  # never rendered back into the page (hide_value)
+        "App-specific password",
+        validators=[DataRequired("Give the app-specific password."), Length(max=500)],
+    )
+
+
+NO_CALENDAR = "none"
+
+
+class CaldavCalendarsForm(FlaskForm):
+    """Which calendars count as busy, and which receives confirmed events; the view fills in
+    the choices from the account's discovered calendars."""
+
+    busy = SelectMultipleField("Calendars that count as busy", choices=[])
+    write = RadioField(
+        "Calendar that receives confirmed interviews",
+        choices=[],
+        validators=[InputRequired("Choose a calendar, or “None”.")],
     )

@@ -23,7 +23,7 @@ from flask_login import current_user, login_required
 from app.mail import Transport, transport_from_config
 from app.messages.letters import DEFAULT_REASON, REASONS, Letter
 from app.models import Interview, Message
-from app.services import sending
+from app.services import holds, sending
 from app.services.interviews import in_both_zones, owned_interview
 from app.web.clock import now
 from app.web.forms import ActionForm, LetterForm
@@ -75,6 +75,8 @@ def letter(interview_id: int):
             key=form.key.data or "",
             now=now(),
             public_url=_public_url(),
+            secret_key=current_app.config["SECRET_KEY"],
+            hold_times=form.hold_times.data,
         )
     except sending.LetterProblem as problem:
         return _page(interview, form, problem=str(problem), status=400)
@@ -158,6 +160,7 @@ def _page(
         has_times=bool(sending.offered_times(interview)),
         public_url=_public_url(),
         delivery=sending.describe_transport(current_app.config),
+        can_hold=holds.can_hold(current_user),
     ), status
 
 

@@ -2,7 +2,8 @@
 
 The public page shows only what the interviewer needs (company, role, the candidate's name, the
 offered times in the interviewer's zone) and is rate-limited per address. Both ways of answering
-go through `confirming.pick`, which records a pick exactly once.
+go through `confirming.pick`, which records a pick exactly once. Holds on the offered times go
+when the offer is answered or seen to be over (here, or on the candidate's page).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from flask_login import current_user, login_required
 
 from app.extensions import limiter
 from app.models import Interview, Offer, OfferSlot
-from app.services import confirming, interviews, offers
+from app.services import confirming, holds, interviews, offers
 from app.web.clock import now
-from app.web.forms import ConfirmSlotForm, OfferAnswerForm
+from app.web.forms import ActionForm, ConfirmSlotForm, OfferAnswerForm
 
 blueprint = Blueprint("offers", __name__)
 
@@ -63,6 +64,7 @@ def answer(token: str):
     if form.choice.data == NONE_OF_THESE:
         if not offers.decline(offer, note, now()):
             return _answered(token, offer, just_now=False)
+        holds.release_holds(offer, secret_key=current_app.config["SECRET_KEY"])
         return redirect(url_for(".page", token=token))
     slot = offers.slot_of(offer, int(form.choice.data))
     outcome = confirming.pick(
@@ -139,6 +141,7 @@ def _answered(token: str, offer: Offer, *, just_now: bool):
 
 
 def _gone(offer: Offer):
+    holds.release_holds(offer, secret_key=current_app.config["SECRET_KEY"])  # if any are left
     return render_template(
         "offers/gone.html", candidate=offers.interview_owner(offer.interview)
     ), 410
@@ -151,6 +154,7 @@ def _gone(offer: Offer):
 @login_required
 def candidate_page(interview_id: int):
     interview = _own(interview_id)
+    holds.release_finished(current_user, now(), secret_key=current_app.config["SECRET_KEY"])
     return _candidate_page(interview, _confirm_form(offers.current_offer(interview)))
 
 
@@ -179,6 +183,25 @@ def candidate_confirm(interview_id: int):
         flash("This offer was already answered.")
     else:
         flash("The new time is confirmed.")
+    return redirect(url_for(".candidate_page", interview_id=interview.id))
+
+
+@blueprint.post("/interviews/<int:interview_id>/write-event")
+@login_required
+def write_event(interview_id: int):
+    """Try again to put the confirmed event on the user's calendar."""
+    interview = _own(interview_id)
+    written = confirming.calendar_write(interview)
+    if written is None or not written.can_retry or not confirming.confirmed_invite(interview):
+        flash("There is nothing to write to your calendar again.")
+    else:
+        written = confirming.write_event(interview, secret_key=current_app.config["SECRET_KEY"])
+        if written is None:
+            flash("No calendar is chosen for confirmed interviews any more.")
+        elif written.written:
+            flash(f"The interview is now on your calendar “{written.calendar}”.")
+        else:
+            flash(f"Still not written to your calendar “{written.calendar}”: {written.problem}")
     return redirect(url_for(".candidate_page", interview_id=interview.id))
 
 
@@ -220,6 +243,9 @@ def _candidate_page(
         confirmed=offers.confirmed_time(interview, now()) if confirmed else None,
         links=confirming.calendar_links(interview) if confirmed else None,
         message=confirming.confirmation_message(interview) if confirmed else None,
+        written=confirming.calendar_write(interview) if confirmed else None,
+        held=holds.status(interview),
+        action=ActionForm(),
     ), status
 
 

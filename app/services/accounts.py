@@ -1,0 +1,54 @@
+"""Calendar accounts (CalDAV now, Google next): their settings, credentials and providers.
+
+A CalendarSource of an account kind keeps its non-secret settings as JSON in `settings`
+(server URL, user name, the calendars that count as busy, the calendar that receives confirmed
+events) and its secret in `sealed_credentials` (encrypted with app.vault). This module is the one
+place that turns such a row into a provider, so every use case reads and writes alike.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app import vault
+from app.models import CalendarSource, User
+from calendar_providers import provider_class
+
+CALDAV = "caldav"
+ACCOUNT_KINDS = (CALDAV,)
+
+
+@dataclass(frozen=True)
+class WriteTarget:
+    """Where confirmed events (and holds) go: a writable provider and one of its calendars."""
+
+    source: CalendarSource
+    provider: Any
+    calendar_id: str
+
+
+def settings_of(source: CalendarSource) -> dict[str, Any]:
+    return json.loads(source.settings or "{}")
+
+
+def provider_for(source: CalendarSource, user: User, *, secret_key: str):
+    """The provider behind an account source (busy reads limited to the chosen calendars)."""
+    settings = settings_of(source)
+    secret = json.loads(vault.unseal(secret_key, source.sealed_credentials or ""))
+    if source.kind == CALDAV:
+        return provider_class(CALDAV)(
+            settings["url"], settings["username"], secret["password"], me=user.email,
+            calendars=settings.get("busy_calendars"),
+        )  # fmt: skip
+    raise ValueError(f"{source.kind!r} is not an account kind")
+
+
+def write_target(user: User, *, secret_key: str) -> WriteTarget | None:
+    """The first account with a calendar chosen for confirmed events, or None."""
+    for source in user.calendars:
+        if source.kind in ACCOUNT_KINDS and settings_of(source).get("write_calendar"):
+            provider = provider_for(source, user, secret_key=secret_key)
+            return WriteTarget(source, provider, settings_of(source)["write_calendar"])
+    return None
