@@ -141,6 +141,23 @@ class CaldavProvider(CalendarProvider):
             _require_unchanged(client, response, href)
             return _etag(client, response, href)
 
+    def find_event(self, uid: str) -> tuple[str, str] | None:
+        """Where the event with this UID lives on the account's calendars: (href, ETag), or None.
+
+        The user's own interview event is moved in place (same UID, higher SEQUENCE), so it
+        must be found first.
+        """
+        with self._connected(writing=False) as client:
+            for info in self._discovered(client):
+                calendar = client.calendar(url=info.id)
+                try:
+                    found = calendar.get_event_by_uid(uid)
+                except dav_error.NotFoundError:
+                    continue
+                href = str(found.url)
+                return href, _etag(client, client.request(href, "HEAD"), href)
+        return None
+
     def cancel_event(self, href: str, etag: str) -> None:
         """Remove the event from the calendar if it is unchanged since it was read."""
         with self._connected(writing=True) as client:

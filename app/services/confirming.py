@@ -174,6 +174,13 @@ def write_event(interview: Interview, *, secret_key: str) -> CalendarWrite | Non
     # What a failure keeps: the event to revise on a retry, or where the first one goes.
     kept = earlier if revising else {"source_id": target.source.id, "calendar": target.calendar_id}
     try:
+        if not revising and _moves_users_own_event(interview):
+            # The user organised the original: move that very event (same UID, higher SEQUENCE)
+            # wherever it lives on the account, instead of adding a second one.
+            found = target.provider.find_event(interview.confirmed_uid)
+            if found is not None:
+                revising = True
+                earlier = {**kept, "href": found[0], "etag": found[1]}
         if revising:
             href = earlier["href"]
             try:
@@ -199,6 +206,13 @@ def write_event(interview: Interview, *, secret_key: str) -> CalendarWrite | Non
     )
     db.session.commit()
     return calendar_write(interview)
+
+
+def _moves_users_own_event(interview: Interview) -> bool:
+    """Whether the confirmed event is the user's own original, kept under its UID."""
+    return bool(
+        interview.organised_by_user and interview.uid and interview.uid == interview.confirmed_uid
+    )
 
 
 def calendar_write(interview: Interview) -> CalendarWrite | None:

@@ -265,6 +265,13 @@ def test_update_with_the_current_etag_replaces_the_event(radicale, scratch):
     assert str(stored["UID"]) == "interview-3@newslot.test"
 
 
+def test_find_event_locates_an_event_by_uid_across_the_calendars(radicale, scratch):
+    provider = provider_for(radicale)
+    href, etag = provider.create_event(scratch, event(n=6))
+    assert provider.find_event("interview-6@newslot.test") == (href, etag)
+    assert provider.find_event("nobody@newslot.test") is None
+
+
 def test_update_with_a_stale_etag_is_a_conflict_and_changes_nothing(radicale, scratch):
     provider = provider_for(radicale)
     href, stale = provider.create_event(scratch, event(n=4))

@@ -189,6 +189,34 @@ def test_a_second_confirmation_updates_the_same_event_with_a_higher_sequence(
     assert second["sequence"] == 1 and second["etag"] != first["etag"] and "error" not in second
 
 
+def test_the_users_own_original_event_is_moved_in_place(app, client, radicale, work):
+    offered = signed_up_with_offer(app, client)
+    uid = "original-42@harbour.example"
+    with app.app_context():
+        interview = db.session.get(Interview, offered.interview_id)
+        interview.uid, interview.sequence, interview.organised_by_user = uid, 2, True
+        db.session.commit()
+    original = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261101T090000Z\r\nDTSTART:20261201T150000Z\r\n"
+        "DTEND:20261201T160000Z\r\nSEQUENCE:2\r\nSUMMARY:Interview (as first set)\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+    href = work.rstrip("/") + "/original-42.ics"
+    status, _, _ = radicale.request("PUT", href, original, {"Content-Type": "text/calendar"})
+    assert status in (201, 204)
+    connect(app, "ana@example.org", radicale.url, work)
+
+    assert answer(client, offered.token, {"choice": str(offered.slot_ids[0])}).status_code == 302
+
+    ((stored_href, calendar),) = stored(radicale, work).items()  # moved, not duplicated
+    event = the_event(calendar)
+    assert stored_href == href
+    assert (str(event["UID"]), int(event["SEQUENCE"])) == (uid, 3)
+    assert event["DTSTART"].dt == SLOT_STARTS[0]
+    assert event_ref(app, offered.interview_id)["href"] == href
+
+
 def test_a_change_made_on_the_calendar_meanwhile_is_not_overwritten(app, client, radicale, work):
     offered, _ = confirmed_with_calendar(app, client, work, radicale.url)
     href = event_ref(app, offered.interview_id)["href"]
