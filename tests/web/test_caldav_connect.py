@@ -1,5 +1,6 @@
-"""Connecting a CalDAV account on the calendars page, choosing its calendars, and reading its
-busy time, against a real Radicale server on 127.0.0.1."""
+"""Connecting a CalDAV account on the calendars page, choosing its calendars, reading its
+busy time, and the whole flow to a confirmed event on the server, against a real Radicale
+server on 127.0.0.1."""
 
 import base64
 import json
@@ -13,13 +14,16 @@ import pytest
 
 from app import vault
 from app.extensions import db
-from app.models import CalendarSource, User
+from app.models import CalendarSource, Interview, User
 from app.services import busy, calendars
 from calendar_providers import provider_class
+from calendar_providers.caldav import CaldavProvider
 from tests.providers.radicale_server import PASSWORD, USER, free_port, running_radicale
 from tests.web.conftest import csrf_token, post_form, sign_up
 from tests.web.test_accessibility import unlabelled
 from tests.web.test_interviews import create_typed
+from tests.web.test_letters_page import submit, text_part
+from tests.web.test_offer_page import answer
 
 ME = "ana@example.org"
 # The typed interview of tests.web.test_interviews: 1 December 2026, 16:00-17:00 in Berlin.
@@ -310,3 +314,41 @@ def test_addresses_that_keep_the_password_encrypted_or_on_this_machine(given, ke
 def test_addresses_refused(given, said):
     with pytest.raises(calendars.CalendarProblem, match=said):
         calendars.caldav_address(given)
+
+
+# --- The whole flow ----------------------------------------------------------------------------
+
+
+def test_connect_propose_send_pick_and_find_the_event_on_the_server(
+    app, client, radicale, outbox_folder
+):
+    app.config["PUBLIC_URL"] = "http://newslot.test"
+    sign_up(client, email=ME)
+    assert connect(client, radicale.url).status_code == 302
+    interview_path = create_typed(client)
+    interview_id = int(interview_path.rsplit("/", 1)[1])
+    assert "Dentist on CalDAV" in client.get(interview_path).get_data(as_text=True)
+    proposals = text_of(client.get(f"{interview_path}/proposals").get_data(as_text=True))
+    assert "Option 3" in proposals
+
+    assert submit(client, interview_id, "send").status_code == 302
+    (letter,) = outbox_folder.iterdir()
+    token = re.search(r"http://newslot\.test/o/(\S+)", text_part(letter.read_bytes())).group(1)
+    interviewer = app.test_client()
+    page = interviewer.get(f"/o/{token}").get_data(as_text=True)
+    assert "Dentist on CalDAV" not in page and "Yoga on CalDAV" not in page
+    first_choice = re.search(r'name="choice" id="[^"]+" value="(\d+)"', page).group(1)
+    assert answer(interviewer, token, {"choice": first_choice}).status_code == 302
+
+    with app.app_context():
+        interview = db.session.get(Interview, interview_id)
+        uid, start = interview.confirmed_uid, interview.confirmed_start
+        assert interview.state == "confirmed"
+    provider = CaldavProvider(radicale.url, USER, PASSWORD)
+    assert provider.find_event(uid) is not None
+    on_server = [
+        event
+        for event in provider.busy(start, start.replace(hour=23), start.tzinfo).events
+        if event.uid == uid
+    ]
+    assert [event.start for event in on_server] == [start]
