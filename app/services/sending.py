@@ -163,6 +163,7 @@ def queue_letter(
             link = _open_offer(interview, letter.reply_by, now, public_url)
         elif choice.kind == CANCEL:
             interview.state = CANCELLED
+            _withdraw_open_offers(interview)  # their links now say the times were withdrawn
     except LetterProblem:
         db.session.rollback()  # nothing half-done, and the lock is let go at once
         raise
@@ -188,7 +189,7 @@ def queue_letter(
     )
     db.session.add(message)
     db.session.commit()
-    if choice.kind == RESCHEDULE and secret_key is not None:
+    if choice.kind in (RESCHEDULE, CANCEL) and secret_key is not None:
         _update_holds(interview, user, now, secret_key=secret_key, hold_times=hold_times)
     return message
 
@@ -363,12 +364,17 @@ def _open_offer(
     expires_at = offer_expiry(reply_by, interview.interviewer_tz, offer.slots)
     if expires_at <= now:
         raise LetterProblem("The times you offer have already passed: choose new ones first.")
+    _withdraw_open_offers(interview)  # the draft is not open yet: only earlier offers go
     token = open_offer(offer, now, expires_at)
-    for earlier in interview.offers:
-        if earlier is not offer and earlier.state == OPEN:
-            earlier.state = WITHDRAWN  # its link now says the times were withdrawn
     interview.state = OFFERED
     return f"{public_url}/o/{token}" if public_url else None
+
+
+def _withdraw_open_offers(interview: Interview) -> None:
+    """Offers still open are withdrawn: their links then say the times are no longer offered."""
+    for offer in interview.offers:
+        if offer.state == OPEN:
+            offer.state = WITHDRAWN
 
 
 def _update_holds(

@@ -383,6 +383,17 @@ def test_cancelling_cancels_the_interview_and_a_video_call_leaves_it_as_it_is(ap
     assert [message.kind for message in messages(app)] == ["cancel", "virtual"]
 
 
+def test_cancelling_after_offering_times_withdraws_them(app, jose) -> None:
+    interview_id = add_interview(app)
+    submit(jose, interview_id)  # times offered; the interviewer has the link
+    submit(jose, interview_id, query="?kind=cancel")
+    with app.app_context():
+        interview = db.session.get_one(Interview, interview_id)
+        assert interview.state == "cancelled"
+        sent = [offer.state for offer in interview.offers if offer.state != "draft"]
+        assert sent == ["withdrawn"]  # its link now says so
+
+
 def test_a_line_break_in_the_subject_or_an_empty_letter_is_refused_in_plain_words(
     app, jose
 ) -> None:
