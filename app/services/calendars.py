@@ -42,6 +42,9 @@ def add_upload(user: User, filename: str, data: bytes, now: datetime) -> Calenda
         raise CalendarProblem(
             f"{name} is not an iCalendar (.ics) file. Export your calendar as .ics and try again."
         )
+    for kept in user.calendars:  # a double click, or the same export twice
+        if kept.kind == UPLOAD and kept.content == data:
+            raise CalendarProblem(f"This calendar is already here, as {kept.name}.")
     source = CalendarSource(
         user_id=user.id, kind=UPLOAD, name=name, content=data, event_count=count_events(data),
         refreshed_at=now, created_at=now,

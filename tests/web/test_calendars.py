@@ -118,3 +118,13 @@ def test_try_with_a_sample_calendar(app, client):
     token = csrf_token(client, "/calendars/")
     assert client.post("/calendars/sample", data={"csrf_token": token}).status_code == 302
     assert only_source(app).name == "sample.ics" and only_source(app).event_count == 7
+
+
+def test_the_same_file_twice_is_kept_once(app, client):
+    sign_up(client)
+    upload(client, DEMO, "work.ics")
+    again = upload(client, DEMO, "work (1).ics")
+    assert again.status_code == 400
+    assert "This calendar is already here, as work.ics." in again.get_data(as_text=True)
+    with app.app_context():
+        assert len(db.session.scalars(db.select(CalendarSource)).all()) == 1
