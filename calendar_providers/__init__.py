@@ -13,6 +13,7 @@ from calendar_providers.base import CalendarProvider
 _REGISTRY = {
     "ics": "calendar_providers.ics:IcsProvider",
     "caldav": "calendar_providers.caldav:CaldavProvider",
+    "google": "calendar_providers.google:GoogleProvider",
 }
 
 
