@@ -1,5 +1,6 @@
 """Every form control on every page has a label a screen reader announces."""
 
+import re
 from datetime import timedelta
 from html.parser import HTMLParser
 
@@ -68,7 +69,10 @@ def test_every_control_is_labelled_on_every_page(app, client):
     for path in pages:
         response = client.get(path)
         assert response.status_code == 200, path
-        assert unlabelled(response.get_data(as_text=True)) == [], path
+        page = response.get_data(as_text=True)
+        assert unlabelled(page) == [], path
+        # the tab's title is plain words ending in the app's name (no markup leaked into it)
+        assert re.search(r"<title>[^<>]+ · Newslot</title>", page), path
     with app.app_context():
         interview = db.session.scalar(db.select(Interview))
         token = offers.open_offer(interviews.draft_offer(interview), NOW, NOW + timedelta(days=2))
