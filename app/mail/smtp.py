@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import ipaddress
 import logging
 import smtplib
 import socket
@@ -21,6 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from app.hosts import is_loopback
 from app.mail.base import Delivery, Envelope, MailError, Transport, envelope_of, message_bytes
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class SmtpTransport(Transport):
             raise ValueError("SMTP_USERNAME must be plain ASCII for smtplib to send it")
         if password is not None and not password.isascii():
             raise ValueError("SMTP_PASSWORD must be plain ASCII for smtplib to send it")
-        if security == "none" and username is not None and not _is_loopback(host):
+        if security == "none" and username is not None and not is_loopback(host):
             raise ValueError(
                 f"SMTP_SECURITY 'none' would send the password unencrypted to {host}; "
                 "use 'starttls' or 'ssl'"
@@ -277,15 +277,6 @@ def _reply_text(code: int, reply: bytes | str) -> str:
 def _system_tls_context() -> ssl.SSLContext:
     """Verifies certificates and host names; loading the system's CAs once is enough."""
     return ssl.create_default_context()
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _text(config: Mapping[str, Any], key: str) -> str | None:

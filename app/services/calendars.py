@@ -6,7 +6,6 @@ Views call these and show `CalendarProblem` messages as they are; nothing here k
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 
 from app import vault
 from app.extensions import db
+from app.hosts import is_loopback
 from app.models import CalendarSource, User
 from app.services import accounts
 from calendar_providers import provider_class
@@ -147,7 +147,7 @@ def caldav_address(url: str) -> str:
         raise CalendarProblem(
             "Leave the user name and password out of the address; use the fields below it."
         )
-    if scheme == "http" and not _is_loopback(host):
+    if scheme == "http" and not is_loopback(host):
         raise CalendarProblem(
             "Use an https:// address: over plain http your password would travel unencrypted."
         )
@@ -255,12 +255,3 @@ def _discover(url: str, username: str, password: str) -> list[CalendarInfo]:
             "The account has no calendars; create one on the server first, then connect again."
         )
     return found
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

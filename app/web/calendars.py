@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from app.services import calendars
+from app.web.access import calendar_access
 from app.web.clock import now
 from app.web.forms import (
     NO_CALENDAR,
@@ -71,7 +72,7 @@ def feed():
         return _page(feed=form, status=400)
     try:
         source = calendars.add_feed(
-            current_user, form.url.data, form.name.data or "", now(), **_secrets()
+            current_user, form.url.data, form.name.data or "", now(), **calendar_access()
         )
     except calendars.CalendarProblem as problem:
         form.url.errors.append(str(problem))
@@ -135,7 +136,7 @@ def sample():
 @blueprint.post("/<int:source_id>/refresh")
 def refresh(source_id: int):
     source = _own(source_id)
-    calendars.refresh(source, now(), **_secrets())
+    calendars.refresh(source, now(), **calendar_access())
     flash(
         f"Could not refresh {source.name}: {source.error}"
         if source.error
@@ -159,10 +160,3 @@ def _own(source_id: int):
     if source is None:
         abort(404)
     return source
-
-
-def _secrets() -> dict:
-    return {
-        "secret_key": current_app.config["SECRET_KEY"],
-        "cache_dir": current_app.config["FEED_CACHE_DIR"],
-    }

@@ -27,6 +27,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from app.messages.invites import InviteError
 from app.models import Interview, OfferSlot
 from app.services import choosing, dayview, interviews
+from app.web.access import calendar_access
 from app.web.clock import now
 from app.web.forms import ActionForm, InterviewForm, InviteForm, SearchForm, SlotForm, time_zones
 
@@ -159,7 +160,7 @@ def show(interview_id: int):
         "interviews/show.html",
         interview=interview,
         when=interviews.in_both_zones(interview, current_user, now()),
-        day=dayview.look_at_day(interview, current_user, **_secrets()),
+        day=dayview.look_at_day(interview, current_user, **calendar_access()),
         letter_url=_letter_url,
     )
 
@@ -178,7 +179,7 @@ def swap(interview_id: int, slot_id: int):
     row = _own_slot(interview, slot_id)
     old_start = row.start
     found = choosing.swap_slot(
-        interview, current_user, row, now(), _rejected(interview.id), **_secrets()
+        interview, current_user, row, now(), _rejected(interview.id), **calendar_access()
     )
     if found is None:
         flash("No other good time is left in the search; widen the search to see more.")
@@ -208,7 +209,7 @@ def add(interview_id: int):
         start = interviews.wall_clock(
             form.date.data, form.time.data, ZoneInfo(current_user.time_zone)
         )
-        warnings = choosing.add_slot(interview, current_user, start, now(), **_secrets())
+        warnings = choosing.add_slot(interview, current_user, start, now(), **calendar_access())
     except (interviews.TimeProblem, choosing.SlotProblem) as problem:
         form.time.errors.append(str(problem))
         return _proposals_page(interview, add_form=form, status=400)
@@ -230,7 +231,7 @@ def adjust(interview_id: int):
         min_notice_hours=form.min_notice_hours.data,
     )
     choosing.adjust_search(
-        interview, current_user, settings, now(), _rejected(interview.id), **_secrets()
+        interview, current_user, settings, now(), _rejected(interview.id), **calendar_access()
     )
     flash("Saved the search settings and proposed again.")
     return redirect(url_for(".proposals", interview_id=interview.id))
@@ -245,7 +246,7 @@ def _proposals_page(
     """The page reads busy time once, in choose_times."""
     moment = now()
     choices = choosing.choose_times(
-        interview, current_user, moment, _rejected(interview.id), **_secrets()
+        interview, current_user, moment, _rejected(interview.id), **calendar_access()
     )
     return render_template(
         "interviews/proposals.html",
@@ -291,10 +292,3 @@ def _own_slot(interview: Interview, slot_id: int) -> OfferSlot:
 def _letter_url(interview: Interview, kind: str) -> str:
     """The letter page (the letters blueprint's), by path: its endpoint is not ours to name."""
     return f"{request.script_root}/interviews/{interview.id}/letter?kind={kind}"
-
-
-def _secrets() -> dict:
-    return {
-        "secret_key": current_app.config["SECRET_KEY"],
-        "cache_dir": current_app.config["FEED_CACHE_DIR"],
-    }
