@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from app import google_client, vault
 from app.mail import transport_from_config
 
 MIB = 1024 * 1024
 DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,  # None: generated once and kept in instance/secret_key
+    # Retired keys: sessions and stored secrets made with them still open (rotate without loss).
+    "SECRET_KEY_FALLBACKS": [],
     "SQLALCHEMY_DATABASE_URI": None,  # None: SQLite in the instance folder
     "MAX_CONTENT_LENGTH": 20 * MIB,  # uploads (calendars, invites)
     "PUBLIC_URL": None,  # e.g. https://newslot.example.org, for links in letters
@@ -38,6 +41,15 @@ DEFAULTS: dict[str, Any] = {
     # Upgrade the schema at start: right for the single-process default; with several workers
     # set it False and run `flask --app app db upgrade` once per deployment instead.
     "AUTO_MIGRATE": True,
+    # Google (Calendar, Gmail, sign-in): off until a client ID and secret are set. The endpoints
+    # are settings so a test or a proxy can stand in for Google.
+    "GOOGLE_CLIENT_ID": None,
+    "GOOGLE_CLIENT_SECRET": None,
+    "GOOGLE_AUTH_URI": "https://accounts.google.com/o/oauth2/auth",
+    "GOOGLE_TOKEN_URI": "https://oauth2.googleapis.com/token",
+    "GOOGLE_REVOKE_URI": "https://oauth2.googleapis.com/revoke",
+    "GOOGLE_USERINFO_URI": "https://openidconnect.googleapis.com/v1/userinfo",
+    "GOOGLE_API_BASE": "https://www.googleapis.com",  # Calendar v3 and Gmail v1 live under it
 }
 
 
@@ -45,6 +57,12 @@ def finish(config: dict[str, Any], instance_path: Path) -> None:
     """Fill the derived defaults and refuse bad values (ValueError naming the setting)."""
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(instance_path / "secret_key")
+    fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
+    if isinstance(fallbacks, str):  # NEWSLOT_SECRET_KEY_FALLBACKS="old1 old2"
+        fallbacks = fallbacks.split()
+    config["SECRET_KEY_FALLBACKS"] = list(fallbacks)
+    config["VAULT_KEYS"] = vault.keys_of(config)
+    google_client.check(config)  # ValueError naming a bad Google setting
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_path / 'newslot.sqlite3'}"
     config["FEED_CACHE_DIR"] = Path(config.get("FEED_CACHE_DIR") or instance_path / "cache")

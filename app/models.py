@@ -40,6 +40,8 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(300))
+    # Set once the user signs in with Google: Google's stable id for the account ("sub").
+    google_subject: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
     time_zone: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     calendars: Mapped[list[CalendarSource]] = relationship(
@@ -162,6 +164,23 @@ class OfferSlot(db.Model):
     # A tentative "hold" event on the user's calendar for this time (JSON, provider-specific).
     hold_ref: Mapped[str | None] = mapped_column(Text)
     offer: Mapped[Offer] = relationship(back_populates="slots", foreign_keys=[offer_id])
+
+
+class GoogleAuthRequest(db.Model):
+    """One trip to Google's consent screen, from its start until the browser comes back.
+
+    Keyed by the SHA-256 of the OAuth `state`; keeps the PKCE code verifier (sealed) on the
+    server, never in the browser. Used once, then deleted; stale after a few minutes.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sealed_verifier: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(String(16))  # connect | gmail | sign_in
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    scopes: Mapped[str] = mapped_column(Text)  # space-separated, as asked
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # sign-in: for a new account
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Message(db.Model):

@@ -151,6 +151,10 @@ class GoogleProvider(CalendarProvider):
             for entry in self._calendar_list()
         ]
 
+    def calendar_entries(self) -> list[dict]:
+        """The calendar list as Google gives it (primary, selected, hidden, timeZone...)."""
+        return [dict(entry) for entry in self._calendar_list()]
+
     def busy(self, start: datetime, end: datetime, tz: ZoneInfo) -> BusyReport:
         """Busy blocks from free/busy: titled "Busy", merged per calendar, never tentative."""
         require_aware(start, "window start")
@@ -280,11 +284,10 @@ class GoogleProvider(CalendarProvider):
     def _api(self) -> Any:
         """The Calendar client, built once (no HTTP: the discovery document ships inside)."""
         if self._service is None:
-            http = AuthorizedHttp(self._credentials, http=httplib2.Http(timeout=self.timeout))
             self._service = build(
                 "calendar",
                 "v3",
-                http=http,
+                http=self.authorized_http(),
                 client_options={"api_endpoint": f"{self.api_base}/calendar/v3/"},
                 static_discovery=True,
                 cache_discovery=False,
@@ -302,7 +305,7 @@ class GoogleProvider(CalendarProvider):
         except (auth_errors.TransportError, httplib2.HttpLib2Error, OSError) as error:
             raise _unreachable(error, self.timeout) from None
         finally:
-            self._report_refresh()
+            self.report_refresh()
 
     def _items(self, method: Callable, needs: str, **params: Any) -> Iterator[dict]:
         """Every item of a paged list, page after page."""
@@ -334,7 +337,12 @@ class GoogleProvider(CalendarProvider):
         names = {entry["id"]: _entry_name(entry) for entry in entries}
         return {calendar_id: names.get(calendar_id, calendar_id) for calendar_id in self.chosen}
 
-    def _report_refresh(self) -> None:
+    def authorized_http(self) -> AuthorizedHttp:
+        """A fresh HTTP client that signs requests with this account's token, refreshing it when
+        Google refuses it; for another Google API (Gmail). Call `report_refresh` after using it."""
+        return AuthorizedHttp(self._credentials, http=httplib2.Http(timeout=self.timeout))
+
+    def report_refresh(self) -> None:
         """Hand new credentials to the owner once google-auth has refreshed them."""
         if self._credentials.token == self._reported_token:
             return

@@ -1,9 +1,12 @@
-"""Calendar accounts (CalDAV now, Google next): their settings, credentials and providers.
+"""Calendar accounts (CalDAV, Google): their settings, credentials and providers.
 
 A CalendarSource of an account kind keeps its non-secret settings as JSON in `settings`
 (server URL, user name, the calendars that count as busy, the calendar that receives confirmed
 events) and its secret in `sealed_credentials` (encrypted with app.vault). This module is the one
 place that turns such a row into a provider, so every use case reads and writes alike.
+
+Google's client settings are the deployment's, read from the running app's config (services run
+inside its context already, for the database); GoogleProvider itself never sees Flask.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from app import vault
+from app import google_client, vault
 from app.models import CalendarSource, User
+from app.services import google_accounts
 from calendar_providers import provider_class
+from calendar_providers.base import AuthError
 
 CALDAV = "caldav"
-ACCOUNT_KINDS = (CALDAV,)
+GOOGLE = google_accounts.GOOGLE
+ACCOUNT_KINDS = (CALDAV, GOOGLE)
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,10 @@ def settings_of(source: CalendarSource) -> dict[str, Any]:
     return json.loads(source.settings or "{}")
 
 
-def provider_for(source: CalendarSource, user: User, *, secret_key: str):
+def provider_for(source: CalendarSource, user: User, *, secret_key: vault.Keys):
     """The provider behind an account source (busy reads limited to the chosen calendars)."""
+    if source.kind == GOOGLE:
+        return google_accounts.provider(source, user, keys=secret_key, client=configured_google())
     settings = settings_of(source)
     secret = json.loads(vault.unseal(secret_key, source.sealed_credentials or ""))
     if source.kind == CALDAV:
@@ -45,7 +53,17 @@ def provider_for(source: CalendarSource, user: User, *, secret_key: str):
     raise ValueError(f"{source.kind!r} is not an account kind")
 
 
-def write_target(user: User, *, secret_key: str) -> WriteTarget | None:
+def configured_google() -> google_client.GoogleClient:
+    """This server's Google client; AuthError when Google was switched off since connecting."""
+    from flask import current_app
+
+    client = google_client.from_config(current_app.config)
+    if client is None:
+        raise AuthError("Google is not set up on this Newslot server any more.")
+    return client
+
+
+def write_target(user: User, *, secret_key: vault.Keys) -> WriteTarget | None:
     """The first account with a calendar chosen for confirmed events, or None."""
     for source in user.calendars:
         if source.kind in ACCOUNT_KINDS and settings_of(source).get("write_calendar"):

@@ -47,7 +47,7 @@ class Busy:
 
 
 def read_busy(
-    user: User, start: datetime, end: datetime, *, secret_key: str, cache_dir: Path
+    user: User, start: datetime, end: datetime, *, secret_key: vault.Keys, cache_dir: Path
 ) -> Busy:
     """Busy time of all the user's calendars over [start, end), in the user's zone.
 
@@ -72,7 +72,7 @@ def read_busy(
     return Busy(tuple(events), tuple(notes))
 
 
-def _content(source: CalendarSource, secret_key: str, cache_dir: Path) -> bytes:
+def _content(source: CalendarSource, secret_key: vault.Keys, cache_dir: Path) -> bytes:
     """An upload's bytes, or a feed's (revalidated with its server, served from disk on 304)."""
     if source.kind == "feed":
         return fetch_calendar(vault.unseal(secret_key, source.sealed_url), cache_dir).data
@@ -97,7 +97,7 @@ def _cached_busy(
 
 def _account_busy(
     source: CalendarSource, user: User, start: datetime, end: datetime, tz: ZoneInfo,
-    secret_key: str,
+    secret_key: vault.Keys,
 ) -> BusyReport:  # fmt: skip
     """The account's busy time, asked of its server at most once per ACCOUNT_TTL seconds.
 
@@ -129,7 +129,7 @@ def _account_busy(
 
 def _ask_account(
     source: CalendarSource, user: User, start: datetime, end: datetime, tz: ZoneInfo,
-    secret_key: str,
+    secret_key: vault.Keys,
 ) -> BusyReport:  # fmt: skip
     try:
         provider = accounts.provider_for(source, user, secret_key=secret_key)

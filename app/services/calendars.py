@@ -1,5 +1,6 @@
 """A user's calendar sources: add an upload, a feed or a CalDAV account, refresh, remove
-(busy time: busy.py; turning an account row into a provider: accounts.py).
+(connecting Google: google_accounts.py; busy time: busy.py; turning an account row into a
+provider: accounts.py).
 
 Views call these and show `CalendarProblem` messages as they are; nothing here knows about HTTP.
 """
@@ -17,7 +18,7 @@ from app import vault
 from app.extensions import db
 from app.hosts import is_loopback
 from app.models import CalendarSource, User
-from app.services import accounts
+from app.services import accounts, google_accounts
 from calendar_providers import provider_class
 from calendar_providers.base import CalendarInfo, ProviderError
 from calendar_providers.fetch import fetch_calendar, is_icalendar, normalize_url
@@ -27,6 +28,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "demo" / "demo.ics"
 UPLOAD = "upload"
 FEED = "feed"
 CALDAV = accounts.CALDAV
+GOOGLE = accounts.GOOGLE
 
 
 class CalendarProblem(Exception):
@@ -60,7 +62,7 @@ def add_sample(user: User, now: datetime) -> CalendarSource:
 
 
 def add_feed(
-    user: User, url: str, name: str, now: datetime, *, secret_key: str, cache_dir: Path
+    user: User, url: str, name: str, now: datetime, *, secret_key: vault.Keys, cache_dir: Path
 ) -> CalendarSource:
     """Subscribe to a feed address; it is read once now so a wrong address is caught at once."""
     try:
@@ -79,22 +81,42 @@ def add_feed(
     return source
 
 
-def refresh(source: CalendarSource, now: datetime, *, secret_key: str, cache_dir: Path) -> None:
+def refresh(
+    source: CalendarSource, now: datetime, *, secret_key: vault.Keys, cache_dir: Path
+) -> None:
     """Read the source again; a failure is recorded on it, in words, and shown on the page."""
     if source.kind == FEED:
         _refresh_feed(source, vault.unseal(secret_key, source.sealed_url), now, cache_dir)
     elif source.kind == CALDAV:
         _refresh_caldav(source, now, secret_key)
+    elif source.kind == GOOGLE:
+        try:
+            client = accounts.configured_google()
+        except ProviderError as error:
+            source.error = str(error)
+        else:
+            google_accounts.refresh(source, now, keys=secret_key, client=client)
     else:
         source.event_count = count_events(source.content or b"")
         source.refreshed_at, source.error = now, None
     db.session.commit()
 
 
-def remove(source: CalendarSource) -> None:
-    """Delete the row, and with it any sealed address or password."""
+def remove(source: CalendarSource, *, secret_key: vault.Keys) -> bool | None:
+    """Delete the row, and with it any sealed address, password or token.
+
+    A Google account's grant is revoked at Google first; the answer says whether Google
+    confirmed it (None for sources that hold no grant).
+    """
+    if source.kind == GOOGLE:
+        try:
+            client = accounts.configured_google()
+        except ProviderError:
+            client = None
+        return google_accounts.disconnect(source, keys=secret_key, client=client)
     db.session.delete(source)
     db.session.commit()
+    return None
 
 
 def owned_source(user: User, source_id: int) -> CalendarSource | None:
@@ -117,7 +139,7 @@ def _refresh_feed(source: CalendarSource, url: str, now: datetime, cache_dir: Pa
 
 
 @dataclass(frozen=True)
-class CaldavChoice:
+class AccountChoice:
     """An account's calendars and what the user chose: which count as busy, which receives
     confirmed events (None: none does)."""
 
@@ -155,7 +177,7 @@ def caldav_address(url: str) -> str:
 
 
 def add_caldav(
-    user: User, url: str, username: str, password: str, now: datetime, *, secret_key: str
+    user: User, url: str, username: str, password: str, now: datetime, *, secret_key: vault.Keys
 ) -> CalendarSource:
     """Connect an account: its calendars are discovered now, so a wrong password or address is
     caught at once and nothing is kept. All calendars count as busy until the user chooses."""
@@ -185,7 +207,7 @@ def add_caldav(
     return source
 
 
-def caldav_choice(source: CalendarSource) -> CaldavChoice:
+def account_choice(source: CalendarSource) -> AccountChoice:
     """The account's calendars as last discovered, and the user's current choice."""
     settings = accounts.settings_of(source)
     writable = set(settings.get("writable_calendars", ()))
@@ -193,16 +215,16 @@ def caldav_choice(source: CalendarSource) -> CaldavChoice:
         CalendarInfo(calendar_id, name, can_write=calendar_id in writable)
         for calendar_id, name in settings.get("calendar_names", {}).items()
     )
-    return CaldavChoice(
+    return AccountChoice(
         calendars, frozenset(settings.get("busy_calendars", ())), settings.get("write_calendar")
     )
 
 
-def choose_caldav_calendars(
+def choose_account_calendars(
     source: CalendarSource, busy_calendars: Collection[str], write_calendar: str | None
 ) -> None:
     """Keep which calendars count as busy and which one receives confirmed events."""
-    choice = caldav_choice(source)
+    choice = account_choice(source)
     known = {calendar.id for calendar in choice.calendars}
     writable = {calendar.id for calendar in choice.calendars if calendar.can_write}
     if not set(busy_calendars) <= known:
@@ -218,7 +240,7 @@ def choose_caldav_calendars(
     db.session.commit()
 
 
-def _refresh_caldav(source: CalendarSource, now: datetime, secret_key: str) -> None:
+def _refresh_caldav(source: CalendarSource, now: datetime, secret_key: vault.Keys) -> None:
     """Discover the calendars again: choices stay for the ones still there; a calendar that
     appeared counts as busy (as every calendar did at connection); one that went is dropped."""
     settings = accounts.settings_of(source)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from app import vault
 from app.extensions import db
 from app.messages.letters import SlotText, format_slot
 from app.models import Interview, Offer, OfferSlot, User
@@ -75,7 +76,7 @@ class _Search:
         user: User,
         now: datetime,
         slots: Iterable[core.Slot],
-        secret_key: str,
+        secret_key: vault.Keys,
         cache_dir: Path,
     ) -> _Search:
         """Read busy time over everything the search or the chosen slots can touch."""
@@ -154,7 +155,7 @@ def choose_times(
     now: datetime,
     rejected: set[datetime],
     *,
-    secret_key: str,
+    secret_key: vault.Keys,
     cache_dir: Path,
 ) -> Choices:
     """The draft offer's times as cards; an empty draft is first filled with the best times.
@@ -188,7 +189,7 @@ def swap_slot(
     now: datetime,
     rejected: set[datetime],
     *,
-    secret_key: str,
+    secret_key: vault.Keys,
     cache_dir: Path,
 ) -> core.Slot | None:
     """Put the next best time in place of `row`; None (and nothing changed) when none is left."""
@@ -213,7 +214,7 @@ def add_slot(
     start: datetime,
     now: datetime,
     *,
-    secret_key: str,
+    secret_key: vault.Keys,
     cache_dir: Path,
 ) -> tuple[str, ...]:
     """Add a time the user chose; what speaks against it is returned as warnings, not refused.
@@ -243,7 +244,7 @@ def adjust_search(
     now: datetime,
     rejected: set[datetime],
     *,
-    secret_key: str,
+    secret_key: vault.Keys,
     cache_dir: Path,
 ) -> None:
     """Keep the new settings and propose again: times added by hand stay, the others are redone."""

@@ -81,7 +81,7 @@ def pick(
     available = offers.availability(
         offer,
         now,
-        secret_key=config["SECRET_KEY"],
+        secret_key=config["VAULT_KEYS"],
         cache_dir=Path(config["FEED_CACHE_DIR"]),
         ignored_uids=_own_events(offer),
     )
@@ -130,8 +130,8 @@ def confirm(
     db.session.add(message)
     db.session.commit()  # the pick, the confirmed interview and its letter, all or nothing
     sending.deliver(message, lambda: transport_from_config(config, Path(instance_path)), now)
-    write_event(interview, secret_key=config["SECRET_KEY"])
-    holds.release_holds(offer, secret_key=config["SECRET_KEY"])  # the event takes their place
+    write_event(interview, secret_key=config["VAULT_KEYS"])
+    holds.release_holds(offer, secret_key=config["VAULT_KEYS"])  # the event takes their place
     return Confirmation(invite, message)
 
 
@@ -148,7 +148,7 @@ class CalendarWrite:
     can_retry: bool  # False when retrying could only overwrite someone else's change
 
 
-def write_event(interview: Interview, *, secret_key: str) -> CalendarWrite | None:
+def write_event(interview: Interview, *, secret_key: vault.Keys) -> CalendarWrite | None:
     """Put the confirmed event on the user's calendar for confirmed events, if they chose one.
 
     The event written for an earlier confirmation (a second reschedule) is updated in place,

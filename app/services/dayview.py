@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from app import vault
 from app.models import Interview, User
 from app.scheduling import model as core
 from app.scheduling.conflicts import conflicts
@@ -57,7 +58,9 @@ class Day:
     notes: tuple[str, ...]
 
 
-def look_at_day(interview: Interview, user: User, *, secret_key: str, cache_dir: Path) -> Day:
+def look_at_day(
+    interview: Interview, user: User, *, secret_key: vault.Keys, cache_dir: Path
+) -> Day:
     """What the interview's day holds and what clashes with the interview."""
     own = as_core_interview(interview, user)
     zone, day = own.tz, own.start.date()

@@ -57,7 +57,7 @@ def can_hold(user: User) -> bool:
     )
 
 
-def place_holds(offer: Offer, user: User, now: datetime, *, secret_key: str) -> int:
+def place_holds(offer: Offer, user: User, now: datetime, *, secret_key: vault.Keys) -> int:
     """Hold each offered time on the user's calendar for confirmed events; how many are held.
 
     A slot held already is skipped, so asking twice places nothing twice. The first failure
@@ -116,7 +116,7 @@ def hold_event(uid: str, slot: OfferSlot, company: str, now: datetime) -> bytes:
     return calendar.to_ical()
 
 
-def release_holds(offer: Offer, *, secret_key: str) -> None:
+def release_holds(offer: Offer, *, secret_key: vault.Keys) -> None:
     """Remove the offer's holds from the calendar they are on.
 
     Already gone counts as removed; one the user changed there (its ETag moved) is left alone
@@ -154,7 +154,7 @@ def release_holds(offer: Offer, *, secret_key: str) -> None:
         db.session.commit()
 
 
-def release_finished(user: User, now: datetime, *, secret_key: str) -> None:
+def release_finished(user: User, now: datetime, *, secret_key: vault.Keys) -> None:
     """Release the holds of the user's offers that are no longer open (expired, or released
     before while the server was down). One query when there is nothing to do."""
     query = (
@@ -193,7 +193,7 @@ def status(interview: Interview) -> HoldStatus:
     return HoldStatus(held if current and current.state == offers.OPEN else 0, problems)
 
 
-def _provider(interview: Interview, source_id: int, secret_key: str) -> Any | None:
+def _provider(interview: Interview, source_id: int, secret_key: vault.Keys) -> Any | None:
     """The provider of the user's account `source_id`; None when the account is gone (and its
     holds with it)."""
     source = db.session.get(CalendarSource, source_id)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.orm import joinedload
 
+from app import vault
 from app.extensions import db
 from app.messages.letters import format_slot
 from app.models import Interview, Offer, OfferSlot, User
@@ -140,7 +141,7 @@ def availability(
     offer: Offer,
     now: datetime,
     *,
-    secret_key: str,
+    secret_key: vault.Keys,
     cache_dir: Path,
     ignored_uids: frozenset[str] = frozenset(),
 ) -> Availability:

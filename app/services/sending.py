@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 from sqlalchemy import update
 
+from app import vault
 from app.extensions import db
 from app.mail import MailError, Transport
 from app.mail.base import message_bytes
@@ -133,7 +134,7 @@ def queue_letter(
     key: str,
     now: datetime,
     public_url: str | None,
-    secret_key: str | None = None,
+    secret_key: vault.Keys | None = None,
     hold_times: bool = False,
 ) -> Message:
     """Keep the letter as a queued Message, opening the offer first for a reschedule.
@@ -378,7 +379,7 @@ def _withdraw_open_offers(interview: Interview) -> None:
 
 
 def _update_holds(
-    interview: Interview, user: User, now: datetime, *, secret_key: str, hold_times: bool
+    interview: Interview, user: User, now: datetime, *, secret_key: vault.Keys, hold_times: bool
 ) -> None:
     """Withdrawn offers give their holds back; the open one holds its times if asked to."""
     for offer in interview.offers:

@@ -23,9 +23,9 @@ SECURITY_HEADERS = {
 
 def register(app: Flask) -> None:
     """Blueprints, the user loader, security headers and friendly error pages."""
-    from app.web import auth, calendars, home, interviews, letters, offers
+    from app.web import auth, calendars, google, home, interviews, letters, offers
 
-    for module in (home, auth, calendars, interviews, letters, offers):
+    for module in (home, auth, calendars, google, interviews, letters, offers):
         app.register_blueprint(module.blueprint)
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = "Please sign in to continue."

@@ -6,6 +6,6 @@ from flask import current_app
 def calendar_access() -> dict:
     """The key that unseals stored addresses and passwords, and where feeds are cached."""
     return {
-        "secret_key": current_app.config["SECRET_KEY"],
+        "secret_key": current_app.config["VAULT_KEYS"],
         "cache_dir": current_app.config["FEED_CACHE_DIR"],
     }

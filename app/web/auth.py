@@ -6,10 +6,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import login_required, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app import google_client
 from app.extensions import db, limiter
 from app.models import User
 from app.web.clock import now
-from app.web.forms import SignInForm, SignUpForm, time_zones
+from app.web.forms import GoogleSignInForm, SignInForm, SignUpForm, time_zones
 
 blueprint = Blueprint("auth", __name__)
 # Checked against when the address is unknown, so both cases take the same time.
@@ -49,7 +50,10 @@ def sign_in():
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
         form.password.errors.append("That address and password do not match.")
-    return render_template("auth/sign_in.html", form=form)
+    google = google_client.from_config(current_app.config) is not None
+    return render_template(
+        "auth/sign_in.html", form=form, google_form=GoogleSignInForm() if google else None
+    )
 
 
 @blueprint.route("/sign-out", methods=["POST"])

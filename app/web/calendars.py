@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from app.services import calendars
+from app import google_client
+from app.services import calendars, google_accounts
+from app.services.accounts import ACCOUNT_KINDS, GOOGLE
 from app.web.access import calendar_access
 from app.web.clock import now
 from app.web.forms import (
     NO_CALENDAR,
+    AccountCalendarsForm,
     ActionForm,
-    CaldavCalendarsForm,
     CaldavForm,
     FeedForm,
     UploadForm,
@@ -26,6 +28,19 @@ def require_sign_in() -> None:
     """Every page here is the signed-in user's own."""
 
 
+def _google_accounts(sources) -> dict[int, dict]:
+    """Per Google account: its address, whether it needs reconnecting, whether Gmail sends."""
+    return {
+        source.id: {
+            "account": google_accounts.account_of(source),
+            "reconnect": google_accounts.needs_reconnect(source),
+            "gmail": google_accounts.sends_mail(source),
+        }
+        for source in sources
+        if source.kind == GOOGLE
+    }
+
+
 def _page(
     upload: UploadForm | None = None,
     feed: FeedForm | None = None,
@@ -36,7 +51,9 @@ def _page(
     return render_template(
         "calendars/index.html",
         sources=sources,
-        choices={s.id: calendars.caldav_choice(s) for s in sources if s.kind == calendars.CALDAV},
+        choices={s.id: calendars.account_choice(s) for s in sources if s.kind in ACCOUNT_KINDS},
+        google=_google_accounts(sources),
+        google_enabled=google_client.from_config(current_app.config) is not None,
         upload=upload or UploadForm(),
         feed=feed or FeedForm(),
         caldav=caldav or CaldavForm(),
@@ -89,22 +106,23 @@ def connect_caldav():
     try:
         source = calendars.add_caldav(
             current_user, form.url.data, form.username.data, form.password.data, now(),
-            secret_key=current_app.config["SECRET_KEY"],
+            secret_key=current_app.config["VAULT_KEYS"],
         )  # fmt: skip
     except calendars.CalendarProblem as problem:
         form.form_errors.append(str(problem))  # about the whole account, not one field
         return _page(caldav=form, status=400)
     flash(f"Connected {source.name}. Choose the calendars Newslot should use.")
-    return redirect(url_for(".caldav_calendars", source_id=source.id))
+    return redirect(url_for(".account_calendars", source_id=source.id))
 
 
-@blueprint.route("/<int:source_id>/caldav", methods=["GET", "POST"])
-def caldav_calendars(source_id: int):
+@blueprint.route("/<int:source_id>/calendars", methods=["GET", "POST"])
+def account_calendars(source_id: int):
+    """Which of an account's calendars count as busy, and which receives confirmed events."""
     source = _own(source_id)
-    if source.kind != calendars.CALDAV:
+    if source.kind not in ACCOUNT_KINDS:
         abort(404)
-    choice = calendars.caldav_choice(source)
-    form = CaldavCalendarsForm()
+    choice = calendars.account_choice(source)
+    form = AccountCalendarsForm()
     form.busy.choices = [(calendar.id, calendar.name) for calendar in choice.calendars]
     form.write.choices = [
         *((calendar.id, calendar.name) for calendar in choice.calendars if calendar.can_write),
@@ -116,14 +134,14 @@ def caldav_calendars(source_id: int):
     elif form.validate():
         write = None if form.write.data == NO_CALENDAR else form.write.data
         try:
-            calendars.choose_caldav_calendars(source, form.busy.data, write)
+            calendars.choose_account_calendars(source, form.busy.data, write)
         except calendars.CalendarProblem as problem:
             form.busy.errors = [*form.busy.errors, str(problem)]
         else:
             flash(f"Saved the calendars of {source.name}.")
             return redirect(url_for(".index"))
     status = 400 if form.errors else 200
-    return render_template("calendars/caldav.html", source=source, form=form), status
+    return render_template("calendars/account.html", source=source, form=form), status
 
 
 @blueprint.post("/sample")
@@ -149,8 +167,16 @@ def refresh(source_id: int):
 def remove(source_id: int):
     source = _own(source_id)
     name = source.name
-    calendars.remove(source)
-    flash(f"Removed {name}.")
+    revoked = calendars.remove(source, secret_key=current_app.config["VAULT_KEYS"])
+    if revoked is False:
+        flash(
+            f"Removed {name} here, but Google could not be told: remove Newslot's access at"
+            " myaccount.google.com/permissions."
+        )
+    elif revoked:
+        flash(f"Disconnected {name}: Google has withdrawn Newslot's access.")
+    else:
+        flash(f"Removed {name}.")
     return redirect(url_for(".index"))
 
 

@@ -62,6 +62,13 @@ class SignInForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
+class GoogleSignInForm(FlaskForm):
+    """The "Sign in with Google" button; the browser's zone (filled in by zone.js) is used if
+    the Google account is new here."""
+
+    time_zone = HiddenField(validators=[Optional(), known_zone])
+
+
 class UploadForm(FlaskForm):
     file = FileField("Calendar file (.ics)", validators=[FileRequired("Choose an .ics file.")])
 
@@ -271,7 +278,7 @@ class CaldavForm(FlaskForm):
 NO_CALENDAR = "none"
 
 
-class CaldavCalendarsForm(FlaskForm):
+class AccountCalendarsForm(FlaskForm):
     """Which calendars count as busy, and which receives confirmed events; the view fills in
     the choices from the account's discovered calendars."""
 

@@ -14,5 +14,5 @@ def index():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.sign_in"))
     # Offers that expired since the last visit give their held times back (cheap when none).
-    holds.release_finished(current_user, now(), secret_key=current_app.config["SECRET_KEY"])
+    holds.release_finished(current_user, now(), secret_key=current_app.config["VAULT_KEYS"])
     return render_template("home.html")

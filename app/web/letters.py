@@ -75,7 +75,7 @@ def letter(interview_id: int):
             key=form.key.data or "",
             now=now(),
             public_url=_public_url(),
-            secret_key=current_app.config["SECRET_KEY"],
+            secret_key=current_app.config["VAULT_KEYS"],
             hold_times=form.hold_times.data,
         )
     except sending.LetterProblem as problem:

@@ -64,7 +64,7 @@ def answer(token: str):
     if form.choice.data == NONE_OF_THESE:
         if not offers.decline(offer, note, now()):
             return _answered(token, offer, just_now=False)
-        holds.release_holds(offer, secret_key=current_app.config["SECRET_KEY"])
+        holds.release_holds(offer, secret_key=current_app.config["VAULT_KEYS"])
         return redirect(url_for(".page", token=token))
     slot = offers.slot_of(offer, int(form.choice.data))
     outcome = confirming.pick(
@@ -141,7 +141,7 @@ def _answered(token: str, offer: Offer, *, just_now: bool):
 
 
 def _gone(offer: Offer):
-    holds.release_holds(offer, secret_key=current_app.config["SECRET_KEY"])  # if any are left
+    holds.release_holds(offer, secret_key=current_app.config["VAULT_KEYS"])  # if any are left
     return render_template(
         "offers/gone.html", candidate=offers.interview_owner(offer.interview)
     ), 410
@@ -154,7 +154,7 @@ def _gone(offer: Offer):
 @login_required
 def candidate_page(interview_id: int):
     interview = _own(interview_id)
-    holds.release_finished(current_user, now(), secret_key=current_app.config["SECRET_KEY"])
+    holds.release_finished(current_user, now(), secret_key=current_app.config["VAULT_KEYS"])
     return _candidate_page(interview, _confirm_form(offers.current_offer(interview)))
 
 
@@ -195,7 +195,7 @@ def write_event(interview_id: int):
     if written is None or not written.can_retry or not confirming.confirmed_invite(interview):
         flash("There is nothing to write to your calendar again.")
     else:
-        written = confirming.write_event(interview, secret_key=current_app.config["SECRET_KEY"])
+        written = confirming.write_event(interview, secret_key=current_app.config["VAULT_KEYS"])
         if written is None:
             flash("No calendar is chosen for confirmed interviews any more.")
         elif written.written:

@@ -8,6 +8,8 @@ import pytest
 
 from app import create_app
 from app.extensions import db
+from tests.fakes.google_server import FakeGoogle
+from tests.web.google_helpers import google_config
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 _TOKEN = re.compile(
@@ -25,6 +27,32 @@ def app(tmp_path):
             "FEED_CACHE_DIR": str(tmp_path / "cache"),
             "OUTBOX_DIR": str(tmp_path / "outbox"),
             "NOW": lambda: NOW,
+        }
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def fake_google():
+    """A fake Google on 127.0.0.1 (tests/fakes/google_server.py)."""
+    with FakeGoogle() as fake:
+        yield fake
+
+
+@pytest.fixture
+def google_app(tmp_path, fake_google):
+    """The web app (as `app`) with Google switched on and pointed at `fake_google`."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test secret key",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+            "FEED_CACHE_DIR": str(tmp_path / "cache"),
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "NOW": lambda: NOW,
+            **google_config(fake_google),
         }
     )
     yield app

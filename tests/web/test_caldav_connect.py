@@ -105,7 +105,7 @@ def test_connecting_lists_and_keeps_the_calendars_with_the_password_sealed(
     response = connect(client, radicale.url)
     assert response.status_code == 302, response.get_data(as_text=True)
     (source,) = sources(app)
-    assert response.headers["Location"] == f"/calendars/{source.id}/caldav"
+    assert response.headers["Location"] == f"/calendars/{source.id}/calendars"
     assert source.kind == "caldav" and source.name == f"{USER} on 127.0.0.1"
     work, personal = radicale.calendar_url("work"), radicale.calendar_url("personal")
     kept = settings(source)
@@ -274,7 +274,7 @@ def test_another_users_account_is_invisible_and_untouchable(app, client, radical
     other = app.test_client()
     sign_up(other, email="bo@example.org", name="Bo")
     assert f"{USER} on 127.0.0.1" not in other.get("/calendars/").get_data(as_text=True)
-    path = f"/calendars/{source.id}/caldav"
+    path = f"/calendars/{source.id}/calendars"
     assert other.get(path).status_code == 404
     token = csrf_token(other, "/calendars/")
     assert other.post(path, data={"csrf_token": token, "write": "none"}).status_code == 404
