@@ -7,6 +7,7 @@ Google on 127.0.0.1; plain http is accepted only there, never for a real address
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,7 +67,8 @@ def check(config: Mapping[str, Any]) -> None:
 
     oauthlib refuses plain http outright; with every http endpoint on this machine (a test
     server) it is told to allow it. Newslot checks granted scopes itself (see google_auth), so
-    oauthlib is told not to raise when Google grants fewer than were asked.
+    oauthlib is told not to raise when Google grants fewer than were asked. requests-oauthlib
+    logs whole token answers and code verifiers at DEBUG: its loggers are kept above that.
     """
     if bool(config.get("GOOGLE_CLIENT_ID")) != bool(config.get("GOOGLE_CLIENT_SECRET")):
         raise ValueError("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together")
@@ -79,6 +81,8 @@ def check(config: Mapping[str, Any]) -> None:
             insecure = True
         elif parts.scheme != "https" or not parts.hostname:
             raise ValueError(f"{name} must be an https:// address, got {config.get(name)!r}")
+    for chatty in ("requests_oauthlib", "oauthlib"):
+        logging.getLogger(chatty).setLevel(logging.INFO)
     os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
     if insecure or _loopback_site(config):
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")

@@ -29,9 +29,6 @@ from app.google_client import GoogleClient
 from app.models import GoogleAuthRequest
 
 log = logging.getLogger(__name__)
-# requests-oauthlib logs whole token answers and code verifiers at DEBUG: never let it.
-for _chatty in ("requests_oauthlib", "oauthlib"):
-    logging.getLogger(_chatty).setLevel(logging.INFO)
 
 _SCOPE = "https://www.googleapis.com/auth/"
 CALENDAR_LIST = _SCOPE + "calendar.calendarlist.readonly"
