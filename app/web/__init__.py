@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
+from app import google_client
 from app.extensions import db, login_manager
 from app.models import User
 
 # No inline script or style anywhere, no framing (clickjacking), no referrer (the interviewer's
-# page carries its token in the URL).
+# page carries its token in the URL). Forms post only here, except that "Connect Google"
+# redirects to Google's consent screen, which form-action must allow.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'{google}; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -34,9 +38,18 @@ def register(app: Flask) -> None:
     def load_user(user_id: str) -> User | None:
         return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
+    google = google_client.from_config(app.config)
+    auth = urlsplit(google.auth_uri) if google else None
+    headers = {
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY.format(
+            google=f" {auth.scheme}://{auth.netloc}" if auth else ""
+        ),
+        **SECURITY_HEADERS,
+    }
+
     @app.after_request
     def secure(response):
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(headers)
         return response
 
     def problem(status: int, title: str, detail: str):

@@ -71,6 +71,26 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture
+def interviewer_page(browser):
+    """Opens pages in fresh contexts (own cookies, nothing shared), on the interviewer's clock
+    unless told otherwise; all closed at the end, even when the test fails."""
+    contexts = []
+
+    def open_page(width: int = 1100, zone: str = "America/New_York"):
+        context = browser.new_context(
+            viewport={"width": width, "height": 900}, timezone_id=zone, locale="en-GB"
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
 def screenshot(page, name):
     """Keep a picture of the page (the README shows copies of some, from docs/screenshots)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import re
-from collections.abc import Callable, Iterator
 from datetime import UTC
 from email import policy
 from email.message import EmailMessage
@@ -16,8 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import icalendar
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from app.extensions import db
 from app.models import Message, Offer, OfferSlot
@@ -97,26 +95,6 @@ def invite_in_newest_letter(outbox: Path) -> bytes:
 
 
 # --- The interviewer's side ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def interviewer_page(browser: Browser) -> Iterator[Callable[..., Page]]:
-    """Opens pages in fresh contexts (own cookies, nothing shared), on the interviewer's clock
-    unless told otherwise; all closed at the end, even when the test fails."""
-    contexts: list[BrowserContext] = []
-
-    def open_page(width: int = 1100, zone: str = INTERVIEWER_ZONE) -> Page:
-        context = browser.new_context(
-            viewport={"width": width, "height": 900}, timezone_id=zone, locale="en-GB"
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def offered_times(page: Page) -> Locator:

@@ -323,3 +323,8 @@ def test_the_callback_address_follows_public_url(tmp_path, fake):
     )
     redirect_uri = parse_qs(urlsplit(started.headers["Location"]).query)["redirect_uri"][0]
     assert redirect_uri == urlunsplit(("http", "127.0.0.1:8123", "/google/callback", "", ""))
+
+
+def test_forms_may_lead_to_googles_consent_screen_and_nowhere_else(google_app, fake):
+    policy = google_app.test_client().get("/sign-in").headers["Content-Security-Policy"]
+    assert f"form-action 'self' {fake.url};" in policy
