@@ -4,7 +4,9 @@ Reading: `busy()` asks freebusy.query (one request per 50 calendars and 60 days)
 but carries no titles, statuses or all-day flags, and places all-day events in each calendar's
 own zone. `events()` reads events.list, recurrences expanded by Google, for a short window such
 as the interview's day: named events under the same busy rules as an .ics file, all-day events
-in the user's zone, and the interview itself recognisable by its iCalUID.
+in the user's zone, and the interview itself recognisable by its iCalUID. `events_by_calendar()`
+keeps each calendar's events or error apart, so a calendar that cannot be listed can fall back
+to its free/busy blocks; `event_items()` hands out raw events (to pick the interview from).
 
 Writing: events carry an id chosen here (`event_id_for`), so an insert retried after a lost
 answer finds the event it made instead of making a second one. `send_updates` decides whom Google
@@ -23,7 +25,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,6 +60,9 @@ MAX_FREEBUSY_SPAN = timedelta(days=60)
 # Google filters all-day events in the calendar's zone: ask a day wider, keep what overlaps.
 _QUERY_SLACK = timedelta(days=1)
 _EVENT_ID = re.compile(r"[a-v0-9]{5,1024}")
+# The private extended property that keeps the UID Newslot gave an event it wrote: an event
+# inserted under our own id gets an iCalUID of Google's making.
+NEWSLOT_UID = "newslotUid"
 _WRITERS = frozenset({"owner", "writer"})
 # What a call needs, in the words of Google's consent screen (for "permission to ..." messages).
 SEE_CALENDARS = "see the list of your calendars"
@@ -155,11 +160,23 @@ class GoogleProvider(CalendarProvider):
         """The calendar list as Google gives it (primary, selected, hidden, timeZone...)."""
         return [dict(entry) for entry in self._calendar_list()]
 
-    def busy(self, start: datetime, end: datetime, tz: ZoneInfo) -> BusyReport:
-        """Busy blocks from free/busy: titled "Busy", merged per calendar, never tentative."""
+    def busy(
+        self,
+        start: datetime,
+        end: datetime,
+        tz: ZoneInfo,
+        calendar_ids: Collection[str] | None = None,
+    ) -> BusyReport:
+        """Busy blocks from free/busy: titled "Busy", merged per calendar, never tentative.
+
+        `calendar_ids` narrows the read to some of the chosen calendars (those whose events
+        could not be listed, read again as blocks).
+        """
         require_aware(start, "window start")
         require_aware(end, "window end")
         calendars = self._busy_calendars()
+        if calendar_ids is not None:
+            calendars = {key: name for key, name in calendars.items() if key in calendar_ids}
         blocks: dict[str, list[tuple[datetime, datetime]]] = {key: [] for key in calendars}
         notes: dict[str, None] = {}  # ordered and without repeats across chunks
         for group in _batches(list(calendars), MAX_FREEBUSY_CALENDARS):
@@ -198,38 +215,85 @@ class GoogleProvider(CalendarProvider):
         return BusyReport(tuple(events), tuple(notes))
 
     def events(self, start: datetime, end: datetime, tz: ZoneInfo) -> BusyReport:
-        """The named events overlapping [start, end): one events.list (paged) per calendar."""
-        require_aware(start, "window start")
-        require_aware(end, "window end")
+        """The named events overlapping [start, end): one events.list (paged) per calendar.
+
+        A chosen calendar that is gone is a note; any other error is raised.
+        """
+        names = self._busy_calendars()
         events: list[BusyEvent] = []
         notes: list[str] = []
-        for calendar_id, calendar_name in self._busy_calendars().items():
-            listing = self._api().events().list
-            items = self._items(
-                listing,
-                SEE_EVENTS,
-                calendarId=calendar_id,
-                timeMin=(start - _QUERY_SLACK).isoformat(),
-                timeMax=(end + _QUERY_SLACK).isoformat(),
-                singleEvents=True,
-                orderBy="startTime",
-                maxResults=2500,
-            )
-            try:
-                events += (
-                    event
-                    for item in items
-                    if (event := _busy_event(item, calendar_name, tz, self.me)) is not None
-                    and event.start < end
-                    and event.end > start
-                )
-            except NotFound:
+        for calendar_id, outcome in self.events_by_calendar(start, end, tz).items():
+            if isinstance(outcome, NotFound):
                 notes.append(
-                    f"The Google calendar {calendar_name} is gone or no longer shared with this"
-                    " account; choose your calendars again."
+                    f"The Google calendar {names[calendar_id]} is gone or no longer shared with"
+                    " this account; choose your calendars again."
                 )
+            elif isinstance(outcome, ProviderError):
+                raise outcome
+            else:
+                events += outcome.events
         events.sort(key=lambda event: (event.start, event.end, event.uid))
         return BusyReport(tuple(events), tuple(notes))
+
+    def events_by_calendar(
+        self, start: datetime, end: datetime, tz: ZoneInfo
+    ) -> dict[str, BusyReport | ProviderError]:
+        """Each chosen calendar's named events overlapping [start, end), or why that calendar
+        could not be listed (gone, or shared for free/busy only), so the others still count.
+
+        A refused grant (AuthError) or Google failing to answer (Unavailable) is raised at once:
+        every calendar would fail alike, and each try costs retries.
+        """
+        require_aware(start, "window start")
+        require_aware(end, "window end")
+        found: dict[str, BusyReport | ProviderError] = {}
+        for calendar_id, calendar_name in self._busy_calendars().items():
+            listing = self._api().events().list
+            try:
+                items = list(
+                    self._items(
+                        listing,
+                        SEE_EVENTS,
+                        calendarId=calendar_id,
+                        timeMin=(start - _QUERY_SLACK).isoformat(),
+                        timeMax=(end + _QUERY_SLACK).isoformat(),
+                        singleEvents=True,
+                        orderBy="startTime",
+                        maxResults=2500,
+                    )
+                )
+            except (AuthError, Unavailable):
+                raise
+            except ProviderError as error:
+                found[calendar_id] = error
+                continue
+            events = [
+                event
+                for item in items
+                if (event := _busy_event(item, calendar_name, tz, self.me)) is not None
+                and event.start < end
+                and event.end > start
+            ]
+            events.sort(key=lambda event: (event.start, event.end, event.uid))
+            found[calendar_id] = BusyReport(tuple(events))
+        return found
+
+    def event_items(self, calendar_id: str, start: datetime, end: datetime) -> Iterator[dict]:
+        """One calendar's events overlapping [start, end) as Google gives them, soonest first,
+        recurrences expanded; pages are asked for as the caller reads on (stop early to ask less).
+        """
+        require_aware(start, "window start")
+        require_aware(end, "window end")
+        return self._items(
+            self._api().events().list,
+            SEE_EVENTS,
+            calendarId=calendar_id,
+            timeMin=start.isoformat(),
+            timeMax=end.isoformat(),
+            singleEvents=True,
+            orderBy="startTime",
+            maxResults=250,
+        )
 
     # Writing
 
@@ -278,6 +342,16 @@ class GoogleProvider(CalendarProvider):
             self._execute(request, CHANGE_EVENTS, writing=True)
         except NotFound:
             logger.info("The Google event to delete was already gone.")
+
+    def event(self, calendar_id: str, event_id: str) -> dict:
+        """One event as stored now (a deleted one comes back with status "cancelled")."""
+        request = self._api().events().get(calendarId=calendar_id, eventId=event_id)
+        return self._execute(request, SEE_EVENTS, writing=True)
+
+    def events_with_uid(self, calendar_id: str, uid: str) -> list[dict]:
+        """The calendar's events with this iCalUID (a recurring one as its series), not deleted."""
+        listing = self._api().events().list
+        return list(self._items(listing, SEE_EVENTS, calendarId=calendar_id, iCalUID=uid))
 
     # Plumbing
 
@@ -366,7 +440,7 @@ def _busy_event(item: dict, calendar: str, tz: ZoneInfo, me: str | None) -> Busy
         return None
     tentative = response == "tentative" or item.get("status") == "tentative"
     return BusyEvent(
-        uid=item.get("iCalUID") or item["id"],
+        uid=newslot_uid(item) or item.get("iCalUID") or item["id"],
         summary=str(item.get("summary", "")).strip() or "(no title)",
         start=start,
         end=end,
@@ -374,6 +448,11 @@ def _busy_event(item: dict, calendar: str, tz: ZoneInfo, me: str | None) -> Busy
         calendar=calendar,
         all_day=all_day,
     )
+
+
+def newslot_uid(item: dict) -> str | None:
+    """The UID Newslot gave the event when it wrote it; None for any other event."""
+    return item.get("extendedProperties", {}).get("private", {}).get(NEWSLOT_UID)
 
 
 def _my_response(item: dict, me: str | None) -> str | None:

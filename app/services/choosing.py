@@ -79,12 +79,19 @@ class _Search:
         secret_key: vault.Keys,
         cache_dir: Path,
     ) -> _Search:
-        """Read busy time over everything the search or the chosen slots can touch."""
+        """Read busy time over everything the search or the chosen slots can touch.
+
+        The interview's own day is read event by event (`named`), so its event is recognised
+        and its clashes are named even where a calendar only tells free/busy elsewhere.
+        """
         own, rules = as_core_interview(interview, user), rules_for(interview)
         starts = [now, own.start, *(slot.start for slot in slots)]
         ends = [now + rules.window, own.end, *(slot.end for slot in slots)]
         start, end = min(starts) - rules.buffer, max(ends) + rules.buffer
-        busy = read_busy(user, start, end, secret_key=secret_key, cache_dir=cache_dir)
+        busy = read_busy(
+            user, start, end, named=(own.start, own.end), secret_key=secret_key,
+            cache_dir=cache_dir,
+        )  # fmt: skip
         return cls(recognise_own_event(own, busy.events, interview.company), rules, now, busy)
 
     def proposal(self) -> core.Proposal:

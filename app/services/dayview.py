@@ -67,7 +67,9 @@ def look_at_day(
     midnight = datetime.combine(day, time(0), tzinfo=zone)
     next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     start, end = min(midnight, own.start), max(next_midnight, own.end)
-    busy = read_busy(user, start, end, secret_key=secret_key, cache_dir=cache_dir)
+    busy = read_busy(  # every event named: the day lists them, and the interview is among them
+        user, start, end, named=(start, end), secret_key=secret_key, cache_dir=cache_dir
+    )
     own = recognise_own_event(own, busy.events, interview.company)
     clashing = set(conflicts(own, busy.events))
     entries = [

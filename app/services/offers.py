@@ -155,10 +155,12 @@ def availability(
     slots = upcoming(offer, now)
     if not slots:
         return Availability(())
-    busy = read_busy(
+    start, end = min(slot.start for slot in slots), max(slot.end for slot in slots)
+    busy = read_busy(  # named: the interview's and the holds' UIDs must be seen to be ignored
         interview_owner(interview),
-        min(slot.start for slot in slots),
-        max(slot.end for slot in slots),
+        start,
+        end,
+        named=(start, end),
         secret_key=secret_key,
         cache_dir=cache_dir,
     )

@@ -26,10 +26,11 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.messages.invites import InviteError
 from app.models import Interview, OfferSlot
-from app.services import choosing, dayview, interviews
+from app.services import choosing, dayview, google_interviews, interviews
 from app.web.access import calendar_access
 from app.web.clock import now
 from app.web.forms import ActionForm, InterviewForm, InviteForm, SearchForm, SlotForm, time_zones
+from calendar_providers.base import ProviderError
 
 blueprint = Blueprint("interviews", __name__)
 
@@ -96,8 +97,47 @@ def read_invite():
     except InviteError as error:
         upload.file.errors.append(f"This invite cannot be used: {error}.")
         return _new_page(upload=upload, status=400)
+    return _new_page(_prefilled(details), imported=details, imported_from="the invite")
+
+
+@blueprint.get("/interviews/new/google")
+def google_events():
+    """The upcoming events of the user's Google calendar, to pick the interview from."""
+    listing = google_interviews.upcoming(
+        current_user, now(), secret_key=current_app.config["VAULT_KEYS"]
+    )
+    return render_template(
+        "interviews/google_events.html",
+        listing=listing,
+        action=ActionForm(),
+        days=google_interviews.LOOK_AHEAD.days,
+    )
+
+
+@blueprint.post("/interviews/new/google")
+def from_google():
+    """The new-interview form filled in from the chosen Google event, for the user to check."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        details = google_interviews.chosen_details(
+            current_user,
+            request.form.get("event", ""),
+            now(),
+            secret_key=current_app.config["VAULT_KEYS"],
+        )
+    except ProviderError as error:
+        flash(str(error))
+        return redirect(url_for(".google_events"))
+    return _new_page(
+        _prefilled(details), imported=details, imported_from="your Google Calendar event"
+    )
+
+
+def _prefilled(details: interviews.Details) -> InterviewForm:
+    """The interview form filled in from an event, its identity signed into `invite`."""
     start = details.start.astimezone(ZoneInfo(current_user.time_zone))
-    form = InterviewForm(
+    return InterviewForm(
         formdata=None,
         company=details.company,
         role=details.role,
@@ -111,13 +151,13 @@ def read_invite():
         meeting_link=details.meeting_link,
         invite=_sealed_invite(details),
     )
-    return _new_page(form, imported=details)
 
 
 def _new_page(
     form: InterviewForm | None = None,
     upload: InviteForm | None = None,
     imported: interviews.Details | None = None,
+    imported_from: str = "",
     status: int = 200,
 ):
     return render_template(
@@ -125,6 +165,8 @@ def _new_page(
         form=form or InterviewForm(formdata=None),
         upload=upload or InviteForm(formdata=None),
         imported=imported,
+        imported_from=imported_from,
+        has_google=bool(google_interviews.google_sources(current_user)),
         zones=time_zones(),
     ), status
 
