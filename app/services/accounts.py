@@ -20,6 +20,7 @@ from app.models import CalendarSource, User
 from app.services import google_accounts
 from calendar_providers import provider_class
 from calendar_providers.base import AuthError
+from calendar_providers.google_objects import GoogleCalendarObjects
 
 CALDAV = "caldav"
 GOOGLE = google_accounts.GOOGLE
@@ -41,9 +42,13 @@ def settings_of(source: CalendarSource) -> dict[str, Any]:
 
 def provider_for(source: CalendarSource, user: User, *, secret_key: vault.Keys):
     """The provider behind an account source (busy reads limited to the chosen calendars)."""
-    if source.kind == GOOGLE:
-        return google_accounts.provider(source, user, keys=secret_key, client=configured_google())
     settings = settings_of(source)
+    if source.kind == GOOGLE:  # written to as calendar objects, like a CalDAV account
+        return GoogleCalendarObjects(
+            google_accounts.provider(source, user, keys=secret_key, client=configured_google()),
+            account=settings.get("account", ""),
+            write_calendar=settings.get("write_calendar"),
+        )
     secret = json.loads(vault.unseal(secret_key, source.sealed_credentials or ""))
     if source.kind == CALDAV:
         return provider_class(CALDAV)(

@@ -1,0 +1,108 @@
+"""A cancelled interview leaves the user's calendars, as far as Newslot put it there.
+
+The event Newslot wrote for a confirmed time (`event_ref`) is deleted from the calendar it was
+written to, through the account's provider (CalDAV and Google alike), guarded by its ETag: one
+changed on the calendar since is the user's now and stays, with a note; a failure keeps the
+event's address beside the reason. And an invitation from someone else that sits on the user's
+Google calendar is declined there, which frees the time and tells the organiser's calendar.
+
+Calendars are called after the cancellation is committed and never undo it; what could not be
+done is kept in `event_ref` ("error") and shown to the user.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from typing import Any
+
+from app import vault
+from app.extensions import db
+from app.models import CalendarSource, Interview
+from app.services import accounts
+from calendar_providers.base import Conflict, NotFound, ProviderError
+
+# The cancel letter is plain text: it carries no iMIP REPLY, so only Google's own notice tells
+# the organiser's calendar that the user declined. An attendee's answer goes to the organiser
+# alone, so "all" sends exactly that one notice.
+DECLINE_UPDATES = "all"
+UNREADABLE = (
+    "The saved access to your calendar account cannot be read any more; remove the account and"
+    " connect it again."
+)
+
+
+def take_off_calendars(interview: Interview, *, secret_key: vault.Keys) -> str | None:
+    """Remove the event Newslot wrote and decline someone else's invitation; what failed."""
+    written = _event_ref(interview)
+    notes: list[str] = []
+    still_there: dict[str, Any] = {}
+    if written.get("href"):
+        source = db.session.get(CalendarSource, written["source_id"])
+        name = _calendar_name(source, written)
+        try:
+            _remove(interview, source, written, secret_key)
+        except Conflict:
+            notes.append(
+                f"The interview on your calendar “{name}” was changed there after Newslot wrote"
+                " it, so Newslot left it there: remove it yourself."
+            )
+        except ProviderError as error:
+            notes.append(f"The interview could not be removed from your calendar “{name}”: {error}")
+            still_there = {key: written[key] for key in ("source_id", "calendar", "href", "etag")}
+    notes += _decline(interview, secret_key)
+    problem = " ".join(notes) or None
+    interview.event_ref = json.dumps({**still_there, "error": problem}) if problem else None
+    db.session.commit()
+    return problem
+
+
+def problem(interview: Interview) -> str | None:
+    """What the cancellation could not do on the user's calendars, if anything."""
+    return _event_ref(interview).get("error")
+
+
+def _remove(
+    interview: Interview,
+    source: CalendarSource | None,
+    written: dict[str, Any],
+    secret_key: vault.Keys,
+) -> None:
+    if source is None or source.user_id != interview.user_id:
+        return  # the account is gone from Newslot, and with it the way to that calendar
+    try:
+        provider = accounts.provider_for(source, interview.user, secret_key=secret_key)
+    except vault.VaultError:
+        raise ProviderError(UNREADABLE) from None
+    with suppress(NotFound):  # deleted there already: that is what was wanted
+        provider.cancel_event(written["href"], written["etag"])
+
+
+def _decline(interview: Interview, secret_key: vault.Keys) -> list[str]:
+    """Decline the interview on the user's Google calendars, when someone else organised it."""
+    if interview.organised_by_user or not interview.uid:
+        return []
+    notes = []
+    for source in interview.user.calendars:
+        if source.kind != accounts.GOOGLE:
+            continue
+        try:
+            provider = accounts.provider_for(source, interview.user, secret_key=secret_key)
+            if provider.decline(interview.uid, send_updates=DECLINE_UPDATES):
+                return []
+        except vault.VaultError:
+            notes.append(f"The invitation on {source.name} could not be declined: {UNREADABLE}")
+        except ProviderError as error:
+            notes.append(f"The invitation on {source.name} could not be declined: {error}")
+    return notes
+
+
+def _calendar_name(source: CalendarSource | None, written: dict[str, Any]) -> str:
+    if source is None:
+        return "your calendar"
+    names = accounts.settings_of(source).get("calendar_names", {})
+    return names.get(written.get("calendar"), source.name)
+
+
+def _event_ref(interview: Interview) -> dict[str, Any]:
+    return json.loads(interview.event_ref) if interview.event_ref else {}
