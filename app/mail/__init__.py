@@ -2,6 +2,8 @@
 
 The service chooses a transport once from config (`transport_from_config`) and keeps the
 record of what was sent; a transport only delivers, whole or not at all, or raises MailError.
+A user who turned on sending through Gmail gets `gmail.GmailTransport` instead: it belongs to
+their Google account, so the sending service builds it per user and it is no MAIL_TRANSPORT.
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ from icalendar import Calendar
 
 from app import vault
 from app.extensions import db
-from app.mail import transport_from_config
 from app.mail.base import message_bytes
 from app.messages.invites import REQUEST, Attendee, InviteEvent, Person, build_invite, new_uid
 from app.messages.letters import compose, format_slot
@@ -118,9 +117,11 @@ def confirm(
     interview.confirmed_uid, interview.confirmed_sequence = _event_identity(interview, candidate)
     interview.confirmed_start, interview.confirmed_end = slot.start, slot.end
     interview.state = CONFIRMED
-    invite = build_invite(REQUEST, _event(interview, candidate), now)
+    # From the address the letter goes out from (Gmail's, when it sends), organising alike.
+    sender = Person(candidate.name, sending.sender_address(candidate, config))
+    invite = build_invite(REQUEST, _event(interview, candidate, sender), now)
     interview.confirmed_invite = invite
-    email = _confirmation_email(interview, candidate, invite, now)
+    email = _confirmation_email(interview, candidate, sender, invite, now)
     message = Message(
         user_id=candidate.id, interview_id=interview.id, kind=CONFIRMATION,
         subject=str(email["Subject"]), recipients=", ".join(_addresses(email)),
@@ -129,7 +130,7 @@ def confirm(
     )  # fmt: skip
     db.session.add(message)
     db.session.commit()  # the pick, the confirmed interview and its letter, all or nothing
-    sending.deliver(message, lambda: transport_from_config(config, Path(instance_path)), now)
+    sending.deliver(message, lambda: sending.transport_for(candidate, config, instance_path), now)
     write_event(interview, secret_key=config["VAULT_KEYS"])
     holds.release_holds(offer, secret_key=config["VAULT_KEYS"])  # the event takes their place
     return Confirmation(invite, message)
@@ -341,14 +342,17 @@ def _uid_domain(email: str) -> str:
     return domain if re.fullmatch(r"[A-Za-z0-9.-]+", domain) else _UID_FALLBACK_DOMAIN
 
 
-def _event(interview: Interview, candidate: User) -> InviteEvent:
-    """The confirmed event, from stored fields only; times in the interviewer's zone."""
+def _event(interview: Interview, candidate: User, organizer: Person | None = None) -> InviteEvent:
+    """The confirmed event, from stored fields only; times in the interviewer's zone.
+
+    The candidate organises it, under `organizer`'s address if given (the letter's From).
+    """
     if interview.confirmed_start is None or interview.confirmed_end is None:
         raise ValueError("the interview has no confirmed time yet")
     if interview.confirmed_uid is None or interview.confirmed_sequence is None:
         raise ValueError("the interview's confirmed event has no UID yet")
     zone = ZoneInfo(interview.interviewer_tz)
-    organizer = Person(candidate.name, candidate.email)
+    organizer = organizer or Person(candidate.name, candidate.email)
     interviewer = Person(interview.interviewer_name, interview.interviewer_email)
     return InviteEvent(
         uid=interview.confirmed_uid,
@@ -382,9 +386,10 @@ def _description(interview: Interview, candidate: User) -> str:
 
 
 def _confirmation_email(
-    interview: Interview, candidate: User, invite: bytes, now: datetime
+    interview: Interview, candidate: User, sender: Person, invite: bytes, now: datetime
 ) -> EmailMessage:
-    """The confirmation letter from the candidate, to the interviewer and a copy to themselves."""
+    """The confirmation letter from the candidate (`sender`), to the interviewer and a copy to
+    themselves."""
     letter = compose(
         CONFIRMATION,
         "personal",  # a confirmation gives no reason
@@ -396,7 +401,6 @@ def _confirmation_email(
             candidate_organised=interview.confirmed_sequence > 0,
         ),
     )
-    sender = Person(candidate.name, candidate.email)
     interviewer = Person(interview.interviewer_name, interview.interviewer_email)
     return build_imip_message(
         sender=sender, to=[interviewer, sender], subject=letter.subject, text=letter.text,

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -25,16 +26,17 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 from sqlalchemy import update
 
-from app import vault
+from app import google_client, vault
 from app.extensions import db
-from app.mail import MailError, Transport
+from app.mail import MailError, Transport, transport_from_config
 from app.mail.base import message_bytes
+from app.mail.gmail import GmailTransport
 from app.messages.invites import InviteError, Person, has_control_character
 from app.messages.letters import Letter, LetterContext, compose
 from app.messages.mime import build_imip_message
-from app.models import CANCELLED, OFFERED, Interview, Message, OfferSlot, User
+from app.models import CANCELLED, OFFERED, CalendarSource, Interview, Message, OfferSlot, User
 from app.scheduling.model import Slot
-from app.services import holds
+from app.services import cancelling, google_accounts, holds
 from app.services.interviews import as_core_interview, draft_offer
 from app.services.offers import OPEN, WITHDRAWN, open_offer
 
@@ -136,6 +138,7 @@ def queue_letter(
     public_url: str | None,
     secret_key: vault.Keys | None = None,
     hold_times: bool = False,
+    from_address: str | None = None,
 ) -> Message:
     """Keep the letter as a queued Message, opening the offer first for a reschedule.
 
@@ -143,13 +146,15 @@ def queue_letter(
     Message. The interview row is locked first so two such requests cannot both pass
     that check; the offer, the interview's new state and the message commit together.
     With `secret_key` (to reach the user's calendar account) the withdrawn offers' holds are
-    released, and with `hold_times` the offered times are held, once all that is committed.
+    released, and with `hold_times` the offered times are held, once all that is committed; a
+    cancel takes the interview off the user's calendars (`cancelling`).
+    The letter is from `from_address` (see `sender_address`), by default the user's own.
     """
     if hold_times and secret_key is None:
         raise ValueError("holding the offered times needs the secret key of the account")
     subject, text = clean_subject(subject), clean_body(text)
     key = key if _KEY.fullmatch(key or "") else new_key()
-    sender, recipient = _people(user, interview)
+    sender, recipient = _people(user, interview, from_address or user.email)
     if choice.kind == RESCHEDULE:
         draft_offer(interview)  # a first draft commits, so it must be made before the lock
     _lock(interview)
@@ -192,6 +197,8 @@ def queue_letter(
     db.session.commit()
     if choice.kind in (RESCHEDULE, CANCEL) and secret_key is not None:
         _update_holds(interview, user, now, secret_key=secret_key, hold_times=hold_times)
+    if choice.kind == CANCEL and secret_key is not None:
+        cancelling.take_off_calendars(interview, secret_key=secret_key)
     return message
 
 
@@ -219,6 +226,48 @@ def deliver(message: Message, make_transport: Callable[[], Transport], now: date
         message.transport, message.sent_at = delivery.transport, now
         db.session.commit()
     return True
+
+
+def transport_for(user: User, config: Mapping[str, Any], instance_path: str | Path) -> Transport:
+    """How the user's letters go out: their Gmail account if they chose it, else MAIL_TRANSPORT.
+
+    ValueError (which `deliver` reports) when the saved Google access cannot be read.
+    """
+    gmail = _gmail(user, config)
+    if gmail is None:
+        return transport_from_config(config, Path(instance_path))
+    source, client = gmail
+    try:
+        google = google_accounts.provider(source, user, keys=config["VAULT_KEYS"], client=client)
+    except vault.VaultError:
+        google_accounts.mark_refused(
+            source, "The saved Google access cannot be read any more; reconnect Google."
+        )
+        raise ValueError(
+            "the saved Google access cannot be read any more; reconnect Google"
+        ) from None
+    return GmailTransport(
+        google_accounts.account_of(source),
+        google,
+        on_refused=lambda problem: google_accounts.mark_refused(source, problem),
+    )
+
+
+def sender_address(user: User, config: Mapping[str, Any]) -> str:
+    """The address the user's letters are written from: their Gmail account when Gmail sends
+    them (Gmail would put it in the From header anyway), else the address they signed up with."""
+    gmail = _gmail(user, config)
+    return google_accounts.account_of(gmail[0]) if gmail is not None else user.email
+
+
+def _gmail(
+    user: User, config: Mapping[str, Any]
+) -> tuple[CalendarSource, google_client.GoogleClient] | None:
+    """The Google account the user chose to send through, and this server's Google client,
+    while Google is still set up here."""
+    client = google_client.from_config(config)
+    source = next((source for source in user.calendars if google_accounts.sends_mail(source)), None)
+    return (source, client) if source is not None and client is not None else None
 
 
 def release_interrupted(user: User, now: datetime) -> int:
@@ -290,8 +339,13 @@ def in_words(error: MailError) -> str:
     return f"{words} Check the mail settings or the address, then retry."
 
 
-def describe_transport(config: Mapping[str, Any]) -> str:
+def describe_transport(user: User, config: Mapping[str, Any]) -> str:
     """Where 'Send' puts the letter, so the user knows whether it really leaves this computer."""
+    gmail = _gmail(user, config)
+    if gmail is not None:
+        return (
+            f"your Gmail account {google_accounts.account_of(gmail[0])} (kept in its Sent folder)"
+        )
     if config.get("MAIL_TRANSPORT") == "smtp":
         return f"the mail server {config.get('SMTP_HOST')}"
     return "the outbox folder on this computer (nothing is emailed; send it yourself from there)"
@@ -389,10 +443,10 @@ def _update_holds(
             holds.place_holds(offer, user, now, secret_key=secret_key)
 
 
-def _people(user: User, interview: Interview) -> tuple[Person, Person]:
+def _people(user: User, interview: Interview, from_address: str) -> tuple[Person, Person]:
     try:
         return (
-            Person(user.name, user.email),
+            Person(user.name, from_address),
             Person(interview.interviewer_name, interview.interviewer_email),
         )
     except InviteError as error:

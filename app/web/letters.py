@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -20,10 +19,10 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from app.mail import Transport, transport_from_config
+from app.mail import Transport
 from app.messages.letters import DEFAULT_REASON, REASONS, Letter
 from app.models import Interview, Message
-from app.services import holds, sending
+from app.services import cancelling, holds, sending
 from app.services.interviews import in_both_zones, owned_interview
 from app.web.clock import now
 from app.web.forms import ActionForm, LetterForm
@@ -40,6 +39,7 @@ STATE_WORDS = {
 TRANSPORT_WORDS = {
     "outbox": "kept in the outbox folder, not emailed",
     "smtp": "by email",
+    "gmail": "by email through Gmail",
     sending.BY_HAND: "from your own mail app",
 }
 
@@ -77,9 +77,12 @@ def letter(interview_id: int):
             public_url=_public_url(),
             secret_key=current_app.config["VAULT_KEYS"],
             hold_times=form.hold_times.data,
+            from_address=sending.sender_address(current_user, current_app.config),
         )
     except sending.LetterProblem as problem:
         return _page(interview, form, problem=str(problem), status=400)
+    if message.kind == sending.CANCEL and (left_on_calendar := cancelling.problem(interview)):
+        flash(left_on_calendar)
     if action == SEND:
         _send(message)
     else:
@@ -159,7 +162,8 @@ def _page(
         placeholder=sending.PICK_LINK_PLACEHOLDER,
         has_times=bool(sending.offered_times(interview)),
         public_url=_public_url(),
-        delivery=sending.describe_transport(current_app.config),
+        delivery=sending.describe_transport(current_user, current_app.config),
+        sender=sending.sender_address(current_user, current_app.config),
         can_hold=holds.can_hold(current_user),
     ), status
 
@@ -194,7 +198,7 @@ def _preview_json(interview: Interview, form: LetterForm):
 
 
 def _send(message: Message) -> None:
-    """Deliver through the configured transport and say in the flash what happened."""
+    """Deliver through the user's transport and say in the flash what happened."""
     if not sending.deliver(message, _transport, now()):
         flash(f"Not sent again: this letter is already {STATE_WORDS[message.state].lower()}.")
     elif message.state == sending.FAILED:
@@ -209,7 +213,7 @@ def _send(message: Message) -> None:
 
 
 def _transport() -> Transport:
-    return transport_from_config(current_app.config, Path(current_app.instance_path))
+    return sending.transport_for(current_user, current_app.config, current_app.instance_path)
 
 
 def _choice(form: LetterForm) -> sending.Choice:
