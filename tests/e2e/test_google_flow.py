@@ -1,0 +1,129 @@
+"""Google end to end, in real Chromium: connect Google, see what clashes, the interviewer picks,
+the event is written to the Google calendar. The browser goes to the fake Google's consent
+screen and back, as it would to accounts.google.com."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.extensions import db
+from app.models import OfferSlot
+from calendar_providers.google import event_id_for
+from tests.e2e.conftest import screenshot
+from tests.e2e.test_accounts_and_calendars import sign_up
+from tests.e2e.test_reschedule_flow import (
+    INTERVIEWER,
+    enter_interview,
+    link_in_newest_letter,
+    offered_times,
+    send_reschedule_letter,
+)
+from tests.fakes.google_server import FakeGoogle
+from tests.web.conftest import NOW
+from tests.web.google_helpers import ME, google_config
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _timed(event_id: str, summary: str, start: datetime, end: datetime) -> dict:
+    return {
+        "id": event_id,
+        "summary": summary,
+        "status": "confirmed",
+        "start": {"dateTime": start.isoformat(), "timeZone": "Europe/Berlin"},
+        "end": {"dateTime": end.isoformat(), "timeZone": "Europe/Berlin"},
+    }
+
+
+@pytest.fixture
+def fake():
+    with FakeGoogle() as google:
+        day = datetime(2026, 12, 1, tzinfo=BERLIN)
+        google.add_calendar(
+            ME, ME, roles={ME: "owner"},
+            events=[
+                _timed("dentist1", "Dentist", day.replace(hour=16, minute=30),
+                       day.replace(hour=17, minute=30)),
+                _timed("standup1", "Team stand-up", day.replace(hour=9),
+                       day.replace(hour=9, minute=15)),
+            ],
+        )  # fmt: skip
+        yield google
+
+
+@pytest.fixture
+def live_google_app(tmp_path, fake):
+    app = create_app(
+        {
+            "SECRET_KEY": "e2e secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.sqlite3'}",
+            "FEED_CACHE_DIR": str(tmp_path / "cache"),
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "NOW": lambda: NOW,
+            **google_config(fake),
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
+    yield app
+    server.shutdown()
+    thread.join(timeout=5)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_connect_google_see_the_clash_and_get_the_picked_time_written(
+    live_google_app, fake, page, interviewer_page
+):
+    base = live_google_app.config["PUBLIC_URL"]
+    outbox = Path(live_google_app.config["OUTBOX_DIR"])
+    sign_up(page, base)
+
+    page.get_by_role("button", name="Connect Google").click()  # to Google's screen and back
+    expect(page.get_by_text(f"Connected {ME}. Choose the calendars to use.")).to_be_visible()
+    expect(page.get_by_role("checkbox", name=ME)).to_be_checked()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text(f"Saved the calendars of {ME} on Google.")).to_be_visible()
+    screenshot(page, "google-calendars")
+
+    enter_interview(page, base)  # Tue 1 Dec, 16:00-17:00 Berlin
+    clashes = page.get_by_role("region", name="What clashes")
+    # Named from the day's events, not "Busy" from free/busy; the stand-up is only on the day.
+    expect(clashes).to_contain_text(
+        "1 event(s) on your calendars clash with the interview: Dentist."
+    )
+    screenshot(page, "google-interview")
+
+    page.get_by_role("link", name="Reschedule: find three new times").click()
+    send_reschedule_letter(page)
+    interviewer = interviewer_page()
+    interviewer.goto(link_in_newest_letter(outbox, base))
+    choice = offered_times(interviewer).first
+    picked_id = int(choice.get_attribute("value"))
+    choice.check()
+    interviewer.get_by_role("button", name="Send my answer").click()
+    expect(
+        interviewer.get_by_role("heading", name="Thank you: the new time is confirmed")
+    ).to_be_visible()
+
+    with live_google_app.app_context():
+        picked = db.session.get(OfferSlot, picked_id)
+        uid = picked.offer.interview.confirmed_uid
+    written = fake.calendars[ME].events[event_id_for(uid)]
+    assert written["status"] == "confirmed"
+    assert datetime.fromisoformat(written["start"]["dateTime"]).astimezone(UTC) == picked.start
+    assert [a["email"] for a in written["attendees"] if not a.get("self")] == ["zoe@acme.example"]
+    inserts = [r for r in fake.requests if r.method == "POST" and r.path.endswith(f"{ME}/events")]
+    assert [r.query["sendUpdates"] for r in inserts if "Hold" not in str(r.body)] == ["none"]
+    page.goto(f"{base}/")
+    assert INTERVIEWER in page.content()
