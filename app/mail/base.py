@@ -25,16 +25,23 @@ class MailError(Exception):
     `temporary` says whether the same send may work later unchanged (server down, busy mailbox)
     as opposed to needing a fix (wrong password, refused address). `possibly_delivered` is set
     when the connection broke after the whole message had been handed over, so the server may
-    have accepted it: sending again could deliver it twice.
+    have accepted it: sending again could deliver it twice. `remedy` is what the user must do
+    when the reason alone does not say it (default: check the settings or the address).
     """
 
     def __init__(
-        self, reason: str, *, temporary: bool = False, possibly_delivered: bool = False
+        self,
+        reason: str,
+        *,
+        temporary: bool = False,
+        possibly_delivered: bool = False,
+        remedy: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.temporary = temporary
         self.possibly_delivered = possibly_delivered
+        self.remedy = remedy
 
 
 @dataclass(frozen=True)

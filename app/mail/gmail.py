@@ -39,7 +39,9 @@ from app.mail.base import Delivery, MailError, Transport, envelope_of, message_b
 
 log = logging.getLogger(__name__)
 
-RECONNECT = "Google refused the saved access; reconnect Google"
+RECONNECT = "Google refused the saved access"
+# What the user does next, after the reason (sending.in_words adds it).
+RECONNECT_THEN_RETRY = "Reconnect Google on the Calendars page, then retry."
 RETRIES = 2  # after a 429 or 5xx answer, which leaves nothing sent
 _REASON_LIMIT = 120  # characters of Gmail's reason worth showing a user
 _SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
@@ -144,8 +146,9 @@ class GmailTransport(Transport):
             return self._reconnect()
         if reasons & _SCOPE_REASONS:
             return MailError(
-                f"Google has not given Newslot permission to send email as {self.account}; "
-                "reconnect Google and allow sending"
+                f"Google has not given Newslot permission to send email as {self.account}",
+                remedy="On the Calendars page, turn sending through Gmail off and on again"
+                " and allow sending; then retry.",
             )
         if reasons & _QUOTA_REASONS:
             return MailError(
@@ -179,8 +182,8 @@ class GmailTransport(Transport):
 
     def _reconnect(self) -> MailError:
         if self.on_refused is not None:
-            self.on_refused(f"{RECONNECT}.")
-        return MailError(RECONNECT)
+            self.on_refused(f"{RECONNECT}; reconnect Google.")
+        return MailError(RECONNECT, remedy=RECONNECT_THEN_RETRY)
 
     def _interrupted(self, error: Exception) -> MailError:
         """The connection broke or timed out once the letter may have been handed over."""

@@ -164,6 +164,8 @@ def write_event(interview: Interview, *, secret_key: vault.Keys) -> CalendarWrit
         target = accounts.write_target(offers.interview_owner(interview), secret_key=secret_key)
     except vault.VaultError:
         return _write_failed(interview, earlier, holds.UNREADABLE_PASSWORD)
+    except ProviderError as error:  # e.g. Google switched off on this server since connecting
+        return _write_failed(interview, earlier, str(error))
     if target is None:
         return None
     event = calendar_object(invite)

@@ -72,6 +72,9 @@ def place_holds(offer: Offer, user: User, now: datetime, *, secret_key: vault.Ke
     except vault.VaultError:
         _not_held(unheld, UNREADABLE_PASSWORD)
         return 0
+    except ProviderError as error:  # e.g. Google switched off on this server since connecting
+        _not_held(unheld, f"The offered times could not be held on your calendar: {error}")
+        return 0
     if target is None:
         return 0
     company = offer.interview.company

@@ -336,7 +336,7 @@ def in_words(error: MailError) -> str:
         )
     if error.temporary:
         return f"{words} This is usually temporary: retry in a few minutes."
-    return f"{words} Check the mail settings or the address, then retry."
+    return f"{words} {error.remedy or 'Check the mail settings or the address, then retry.'}"
 
 
 def describe_transport(user: User, config: Mapping[str, Any]) -> str:

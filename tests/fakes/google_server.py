@@ -984,8 +984,14 @@ def _validated(event: dict, calendar: Calendar) -> None:
 
 
 def _personal(event: dict, account: str | None) -> dict:
-    """The event as this account sees it: `self` marks its own attendee and organizer entries."""
+    """The event as this account sees it: `self` marks its own attendee and organizer entries.
+
+    Its etag is a hash of the stored event, so any change (through the API or made by a test
+    standing in for the user on Google) gives a new one, as Google's do.
+    """
     seen = copy.deepcopy(event)
+    content = json.dumps({k: v for k, v in event.items() if k != "etag"}, sort_keys=True)
+    seen["etag"] = '"' + hashlib.sha256(content.encode()).hexdigest()[:20] + '"'
     for person in [*seen.get("attendees", []), seen.get("organizer", {})]:
         if person.get("email", "").lower() == account:
             person["self"] = True

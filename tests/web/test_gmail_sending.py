@@ -213,7 +213,9 @@ def test_a_revoked_grant_asks_to_reconnect_and_sends_nothing(google_app, client,
 
     [row] = messages(google_app)
     assert (row.state, row.transport) == ("failed", "gmail")
-    assert row.error.startswith("Google refused the saved access; reconnect Google.")
+    assert row.error == (
+        "Google refused the saved access. Reconnect Google on the Calendars page, then retry."
+    )
     assert fake.sent_mail == []
     with google_app.app_context():
         assert google_accounts.needs_reconnect(db.session.get_one(CalendarSource, source_id))
@@ -229,9 +231,9 @@ def test_a_grant_without_permission_to_send_says_so(google_app, client, fake):
 
     [row] = messages(google_app)
     assert row.state == "failed" and fake.sent_mail == []
-    assert row.error.startswith(
-        "Google has not given Newslot permission to send email as me@example.org; "
-        "reconnect Google and allow sending."
+    assert row.error == (
+        "Google has not given Newslot permission to send email as me@example.org. On the "
+        "Calendars page, turn sending through Gmail off and on again and allow sending; then retry."
     )
     with google_app.app_context():  # the calendars still work: no reconnect for them
         assert not google_accounts.needs_reconnect(db.session.get_one(CalendarSource, source_id))

@@ -147,7 +147,7 @@ def test_a_second_reschedule_moves_the_same_google_event(app, client, fake):
 def test_a_change_made_on_google_meanwhile_is_not_overwritten(app, client, fake):
     offered = confirmed(app, client, fake)
     (event,) = live_events(fake)
-    event.update(summary="Moved by me", etag='"changed on Google"')  # as Google would
+    event["summary"] = "Moved by me"  # on Google: the event's etag moves with it
     token, slot_id = reopen(app, offered.interview_id, SLOT_STARTS[2] + timedelta(days=1))
 
     assert answer(client, token, {"choice": str(slot_id)}).status_code == 302
@@ -243,7 +243,7 @@ def test_cancelling_deletes_the_event_newslot_wrote(app, client, fake):
 def test_cancelling_leaves_an_event_changed_on_google_with_a_note(app, client, fake):
     offered = confirmed(app, client, fake)
     (event,) = live_events(fake)
-    event["etag"] = '"changed on Google"'
+    event["description"] = "My notes"  # changed on Google: its etag moves
 
     response = submit(client, offered.interview_id, query="?kind=cancel")
 
@@ -314,3 +314,17 @@ def test_a_refusal_asks_to_reconnect_google_on_the_candidates_page(app, client, 
     assert "The new time is confirmed, but it is not on your calendar “Me” yet:" in text
     assert said in text and "Write it to my calendar again" in text
     assert live_events(fake) == []
+
+
+def test_google_switched_off_on_the_server_leaves_the_pick_standing_with_a_note(app, client, fake):
+    offered = signed_up_with_offer(app, client)
+    with_google(app, fake)
+    app.config["GOOGLE_CLIENT_ID"] = None  # the administrator removed the Google client
+
+    assert answer(client, offered.token, {"choice": str(offered.slot_ids[0])}).status_code == 302
+
+    assert interview_of(app, offered.interview_id).state == "confirmed"
+    assert live_events(fake) == []
+    assert "Google is not set up on this Newslot server any more" in candidate_page(
+        client, offered.interview_id
+    )
