@@ -83,7 +83,7 @@ def main() -> None:
     from app import create_app
     from app.extensions import db
     from app.models import User
-    from app.services import busy
+    from app.services import account_answers
 
     with FakeGoogle() as fake, tempfile.TemporaryDirectory() as folder:
         seeded = events_from_ics(
@@ -128,9 +128,9 @@ def main() -> None:
         step("proposals page, cold", get(proposals))
         step("proposals page again (answers fresh)", get(proposals))
         step("interview page (day view, fresh)", get(interview))
-        busy._account_cache.clear()  # as after ACCOUNT_TTL seconds
-        step(f"proposals page after {busy.ACCOUNT_TTL:g} s", get(proposals))
-        busy._account_cache.clear()
+        account_answers.forget_all()  # as after ACCOUNT_TTL seconds
+        step(f"proposals page after {account_answers.ACCOUNT_TTL:g} s", get(proposals))
+        account_answers.forget_all()
         fake.expire_access_tokens()  # as an hour later
         step("proposals page, access token expired", get(proposals))
 

@@ -42,20 +42,33 @@ def settings_of(source: CalendarSource) -> dict[str, Any]:
 
 def provider_for(source: CalendarSource, user: User, *, secret_key: vault.Keys):
     """The provider behind an account source (busy reads limited to the chosen calendars)."""
+    try:
+        make = _PROVIDERS[source.kind]
+    except KeyError:
+        raise ValueError(f"{source.kind!r} is not an account kind") from None
+    return make(source, user, secret_key)
+
+
+def _caldav_provider(source: CalendarSource, user: User, secret_key: vault.Keys):
     settings = settings_of(source)
-    if source.kind == GOOGLE:  # written to as calendar objects, like a CalDAV account
-        return GoogleCalendarObjects(
-            google_accounts.provider(source, user, keys=secret_key, client=configured_google()),
-            account=settings.get("account", ""),
-            write_calendar=settings.get("write_calendar"),
-        )
     secret = json.loads(vault.unseal(secret_key, source.sealed_credentials or ""))
-    if source.kind == CALDAV:
-        return provider_class(CALDAV)(
-            settings["url"], settings["username"], secret["password"], me=user.email,
-            calendars=settings.get("busy_calendars"),
-        )  # fmt: skip
-    raise ValueError(f"{source.kind!r} is not an account kind")
+    return provider_class(CALDAV)(
+        settings["url"], settings["username"], secret["password"], me=user.email,
+        calendars=settings.get("busy_calendars"),
+    )  # fmt: skip
+
+
+def _google_provider(source: CalendarSource, user: User, secret_key: vault.Keys):
+    """Written to as calendar objects, like a CalDAV account (google_objects)."""
+    settings = settings_of(source)
+    return GoogleCalendarObjects(
+        google_accounts.provider(source, user, keys=secret_key, client=configured_google()),
+        account=settings.get("account", ""),
+        write_calendar=settings.get("write_calendar"),
+    )
+
+
+_PROVIDERS = {CALDAV: _caldav_provider, GOOGLE: _google_provider}
 
 
 def configured_google() -> google_client.GoogleClient:

@@ -5,49 +5,35 @@ are opened again and again with the same data. Results are cached by the calenda
 (SHA-256 of the bytes), the user's address and zone, and a day-aligned window, so a page view
 re-parses only when a calendar changed or the day did.
 
-Accounts (CalDAV, Google) are asked over the network instead; their answers (or errors) are kept
-for ACCOUNT_TTL seconds, keyed by the connection, its chosen calendars and the window, so one
-page view that reads busy time several times costs one request per calendar, and a server that
-is down costs one timeout, not one per read.
-
-Google is read in two parts, cached apart: free/busy over the window (one freebusy.query for all
-the chosen calendars: untitled blocks, no UIDs) and, over the days the caller names (the
-interview's day), the events themselves (one events.list per calendar). So the proposals page and
-the interview's day view share the day's events, and together cost one freebusy.query and one
-events.list per calendar while the answers are fresh.
+Accounts (CalDAV, Google) are asked over the network instead, their answers remembered for a
+minute (account_answers); Google's two-part read (free/busy, and the events of named days) is
+google_busy's. Each kind of source has its reader in `_READERS`.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import time as clock
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from threading import Lock
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from app import vault
 from app.models import CalendarSource, User
 from app.scheduling.model import BusyEvent
-from app.services import accounts, google_accounts
+from app.services import accounts, google_busy
+from app.services.account_answers import connection, remembered
 from calendar_providers.base import AuthError, BusyReport, ProviderError
 from calendar_providers.fetch import fetch_calendar
-from calendar_providers.google import RECONNECT, GoogleProvider
 from calendar_providers.ics import IcsProvider
 
 CACHE_ENTRIES = 64
-ACCOUNT_TTL = 60.0  # seconds an account's answer is reused: fresh enough, one read per page
 _cache: OrderedDict[tuple, BusyReport] = OrderedDict()
-# key -> (when it was asked, on the monotonic clock; the report, or the error to raise again)
-_account_cache: OrderedDict[tuple, tuple[float, object]] = OrderedDict()
 _lock = Lock()
 Span = tuple[datetime, datetime]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,29 +67,44 @@ def read_busy(
     whose access was refused is marked for reconnecting (and not asked again until then).
     """
     tz = ZoneInfo(user.time_zone)
-    day_start, day_end = _whole_days(start, tz), _whole_days(end, tz) + timedelta(days=1)
+    query = _Query(
+        wanted=(start, end),
+        window=(_whole_days(start, tz), _whole_days(end, tz) + timedelta(days=1)),
+        named=_named_days(named, tz) if named else None,
+        tz=tz,
+        secret_key=secret_key,
+        cache_dir=cache_dir,
+    )
     events: list[BusyEvent] = []
     notes: list[str] = []
     for source in user.calendars:
         try:
-            if source.kind == accounts.GOOGLE:
-                days = _named_days(named, tz) if named else None
-                report = _google_busy(
-                    source, user, (start, end), (day_start, day_end), days, tz, secret_key
-                )
-            elif source.kind in accounts.ACCOUNT_KINDS:
-                report = _account_busy(source, user, day_start, day_end, tz, secret_key)
-            else:
-                data = _content(source, secret_key, cache_dir)
-                report = _cached_busy(source.name, data, user.email, day_start, day_end, tz)
+            report = _READERS[source.kind](source, user, query)
         except ProviderError as error:
-            if isinstance(error, AuthError) and source.kind == accounts.GOOGLE:
-                _mark_refused(source, error)
             notes.append(f"{source.name}: {error}")
             continue
         events.extend(event for event in report.events if event.end > start and event.start < end)
         notes.extend(report.notes)
     return Busy(tuple(events), tuple(notes))
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One read: the span wanted, the whole days around it (shared by reads on the same days),
+    the whole days to read event by event, and how to reach the calendars."""
+
+    wanted: Span
+    window: Span
+    named: Span | None
+    tz: ZoneInfo
+    secret_key: vault.Keys
+    cache_dir: Path
+
+
+def _file_busy(source: CalendarSource, user: User, query: _Query) -> BusyReport:
+    """An upload's or a feed's busy time, parsed once per content and window."""
+    data = _content(source, query.secret_key, query.cache_dir)
+    return _cached_busy(source.name, data, user.email, *query.window, query.tz)
 
 
 def _content(source: CalendarSource, secret_key: vault.Keys, cache_dir: Path) -> bytes:
@@ -129,152 +130,40 @@ def _cached_busy(
     return report
 
 
-def _account_busy(
-    source: CalendarSource, user: User, start: datetime, end: datetime, tz: ZoneInfo,
-    secret_key: vault.Keys,
-) -> BusyReport:  # fmt: skip
-    """A CalDAV account's busy time, asked of its server at most once per ACCOUNT_TTL seconds."""
+def _caldav_busy(source: CalendarSource, user: User, query: _Query) -> BusyReport:
+    """A CalDAV account's busy time over the window, remembered for a minute."""
 
     def ask() -> BusyReport:
         try:
-            provider = accounts.provider_for(source, user, secret_key=secret_key)
+            provider = accounts.provider_for(source, user, secret_key=query.secret_key)
         except vault.VaultError:
             raise AuthError(
                 "The saved password cannot be read any more; remove the account and connect again."
             ) from None
-        return provider.busy(start, end, tz)
+        return provider.busy(*query.window, query.tz)
 
-    return _remembered((*_connection(source, user, tz), "busy", start, end), ask)
-
-
-def _google_busy(
-    source: CalendarSource, user: User, wanted: Span, window: Span, named: Span | None,
-    tz: ZoneInfo, secret_key: vault.Keys,
-) -> BusyReport:  # fmt: skip
-    """A Google account's busy time: free/busy over the window (whole days around the `wanted`
-    span), the events over `named`; free/busy is not asked when `named` covers all that is wanted.
-
-    A calendar whose events cannot be listed (one shared for free/busy only, say) keeps its
-    free/busy blocks over the named days too, with a note. No chosen calendar, no request.
-    """
-    if google_accounts.needs_reconnect(source):
-        raise AuthError(source.error or RECONNECT)
-    chosen = accounts.settings_of(source).get("busy_calendars") or []
-    if not chosen:
-        return BusyReport(())
-    connection = _connection(source, user, tz)
-
-    @functools.cache
-    def provider() -> GoogleProvider:  # made only when an answer is not cached
-        try:
-            return google_accounts.provider(
-                source, user, keys=secret_key, client=accounts.configured_google()
-            )
-        except vault.VaultError:
-            raise AuthError(
-                "The saved Google access cannot be read any more; reconnect Google."
-            ) from None
-
-    events: list[BusyEvent] = []
-    notes: list[str] = []
-    as_blocks = list(chosen)  # calendars read as free/busy blocks over the named days too
-    if named:
-        try:
-            by_calendar = _remembered(
-                (*connection, "events", *named),
-                lambda: provider().events_by_calendar(*named, tz),
-            )
-        except AuthError:
-            raise
-        except ProviderError as error:
-            notes.append(f"Your Google events could not be read, so they show as “Busy”: {error}")
-        else:
-            as_blocks = []
-            names = accounts.settings_of(source).get("calendar_names", {})
-            for calendar_id, outcome in by_calendar.items():
-                if isinstance(outcome, ProviderError):
-                    as_blocks.append(calendar_id)
-                    name = names.get(calendar_id, calendar_id)
-                    notes.append(
-                        f"The events of {name} could not be read, so they show as “Busy”: {outcome}"
-                    )
-                else:
-                    events += outcome.events
-    if named is None or not (named[0] <= wanted[0] and wanted[1] <= named[1]):
-        report = _remembered(
-            (*connection, "freebusy", *window, None), lambda: provider().busy(*window, tz)
-        )
-        events += _outside(report.events, named) if named else report.events
-        notes += report.notes
-    if named and as_blocks:
-        only = tuple(sorted(as_blocks))
-        report = _remembered(
-            (*connection, "freebusy", *named, only), lambda: provider().busy(*named, tz, only)
-        )
-        events += _inside(report.events, named)
-        notes += report.notes
-    return BusyReport(tuple(events), tuple(dict.fromkeys(notes)))
+    return remembered((*connection(source, user, query.tz), "busy", *query.window), ask)
 
 
-def _mark_refused(source: CalendarSource, error: AuthError) -> None:
-    """Google refused the saved access: the calendars page offers "Reconnect Google"."""
-    if not google_accounts.needs_reconnect(source):
-        google_accounts.mark_refused(source, str(error))
+def _google_busy(source: CalendarSource, user: User, query: _Query) -> BusyReport:
+    return google_busy.read(
+        source, user, wanted=query.wanted, window=query.window, named=query.named,
+        tz=query.tz, secret_key=query.secret_key,
+    )  # fmt: skip
 
 
-def _connection(source: CalendarSource, user: User, tz: ZoneInfo) -> tuple:
-    """What an account's answers depend on, besides the window.
-
-    The sealed credentials are new ciphertext at every connection, so a reused row id never
-    serves another connection's answer; the settings hold the chosen calendars.
-    """
-    return (source.id, source.settings, source.sealed_credentials, user.email, tz.key)
-
-
-def _remembered(key: tuple, ask: Callable[[], T]) -> T:
-    """ask()'s answer, or its error raised again, reused for ACCOUNT_TTL seconds."""
-    with _lock:
-        kept = _account_cache.get(key)
-    if kept is None or clock.monotonic() - kept[0] >= ACCOUNT_TTL:
-        try:
-            outcome: object = ask()
-        except ProviderError as error:
-            outcome = error
-        kept = (clock.monotonic(), outcome)
-        with _lock:
-            _account_cache[key] = kept
-            _account_cache.move_to_end(key)
-            while len(_account_cache) > CACHE_ENTRIES:
-                _account_cache.popitem(last=False)
-    if isinstance(kept[1], ProviderError):
-        raise kept[1].with_traceback(None)  # the same error again, without piling up tracebacks
-    return kept[1]  # type: ignore[return-value]
+_READERS: dict[str, Callable[[CalendarSource, User, _Query], BusyReport]] = {
+    "upload": _file_busy,
+    "feed": _file_busy,
+    accounts.CALDAV: _caldav_busy,
+    accounts.GOOGLE: _google_busy,
+}
 
 
 def _named_days(span: Span, tz: ZoneInfo) -> Span:
     """The whole days a span touches, in the user's zone: pages naming the same day share it."""
     first, last = _whole_days(span[0], tz), _whole_days(span[1], tz)
     return first, last if last == span[1].astimezone(tz) else last + timedelta(days=1)
-
-
-def _outside(events: Iterable[BusyEvent], span: Span) -> list[BusyEvent]:
-    """The parts of the events before and after the span."""
-    parts = []
-    for event in events:
-        if event.start < span[0]:
-            parts.append(replace(event, end=min(event.end, span[0])))
-        if event.end > span[1]:
-            parts.append(replace(event, start=max(event.start, span[1])))
-    return parts
-
-
-def _inside(events: Iterable[BusyEvent], span: Span) -> list[BusyEvent]:
-    """The parts of the events within the span."""
-    return [
-        replace(event, start=max(event.start, span[0]), end=min(event.end, span[1]))
-        for event in events
-        if event.start < span[1] and event.end > span[0]
-    ]
 
 
 def _whole_days(moment: datetime, tz: ZoneInfo) -> datetime:

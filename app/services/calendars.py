@@ -85,21 +85,37 @@ def refresh(
     source: CalendarSource, now: datetime, *, secret_key: vault.Keys, cache_dir: Path
 ) -> None:
     """Read the source again; a failure is recorded on it, in words, and shown on the page."""
-    if source.kind == FEED:
-        _refresh_feed(source, vault.unseal(secret_key, source.sealed_url), now, cache_dir)
-    elif source.kind == CALDAV:
-        _refresh_caldav(source, now, secret_key)
-    elif source.kind == GOOGLE:
-        try:
-            client = accounts.configured_google()
-        except ProviderError as error:
-            source.error = str(error)
-        else:
-            google_accounts.refresh(source, now, keys=secret_key, client=client)
-    else:
-        source.event_count = count_events(source.content or b"")
-        source.refreshed_at, source.error = now, None
+    _REFRESHERS[source.kind](source, now, secret_key, cache_dir)
     db.session.commit()
+
+
+def _recount(source: CalendarSource, now: datetime, secret_key: vault.Keys, cache_dir: Path):
+    """An upload does not change: only its count is read again."""
+    source.event_count = count_events(source.content or b"")
+    source.refreshed_at, source.error = now, None
+
+
+def _refresh_feed_source(
+    source: CalendarSource, now: datetime, secret_key: vault.Keys, cache_dir: Path
+) -> None:
+    _refresh_feed(source, vault.unseal(secret_key, source.sealed_url), now, cache_dir)
+
+
+def _refresh_caldav_source(
+    source: CalendarSource, now: datetime, secret_key: vault.Keys, cache_dir: Path
+) -> None:
+    _refresh_caldav(source, now, secret_key)
+
+
+def _refresh_google(
+    source: CalendarSource, now: datetime, secret_key: vault.Keys, cache_dir: Path
+) -> None:
+    try:
+        client = accounts.configured_google()
+    except ProviderError as error:
+        source.error = str(error)
+    else:
+        google_accounts.refresh(source, now, keys=secret_key, client=client)
 
 
 def remove(source: CalendarSource, *, secret_key: vault.Keys) -> bool | None:
@@ -265,6 +281,14 @@ def _refresh_caldav(source: CalendarSource, now: datetime, secret_key: vault.Key
         settings["write_calendar"] = None
     source.settings = json.dumps(settings)
     source.refreshed_at, source.error = now, None
+
+
+_REFRESHERS = {
+    UPLOAD: _recount,
+    FEED: _refresh_feed_source,
+    CALDAV: _refresh_caldav_source,
+    GOOGLE: _refresh_google,
+}
 
 
 def _discover(url: str, username: str, password: str) -> list[CalendarInfo]:

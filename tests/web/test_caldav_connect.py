@@ -15,7 +15,7 @@ import pytest
 from app import vault
 from app.extensions import db
 from app.models import CalendarSource, Interview, User
-from app.services import busy, calendars
+from app.services import account_answers, busy, calendars
 from calendar_providers import provider_class
 from calendar_providers.caldav import CaldavProvider
 from tests.providers.radicale_server import PASSWORD, USER, free_port, running_radicale
@@ -42,7 +42,7 @@ def event(uid: str, summary: str, start: str, end: str) -> bytes:
 @pytest.fixture
 def radicale(tmp_path):
     """Radicale with two calendars; each holds one event of 1 December that exists nowhere else."""
-    busy._account_cache.clear()
+    account_answers.forget_all()
     folder = tmp_path / "radicale"
     folder.mkdir()
     with running_radicale(folder) as server:
@@ -223,7 +223,7 @@ def test_one_page_view_asks_the_server_once(app, client, radicale, monkeypatch):
     for hour in (9, 10, 15):  # several reads of the same day
         read(app, datetime(2026, 12, 1, hour, tzinfo=UTC), DAY_END)
     assert len(calls) == 1
-    monkeypatch.setattr(busy, "ACCOUNT_TTL", 0.0)
+    monkeypatch.setattr(account_answers, "ACCOUNT_TTL", 0.0)
     read(app)
     assert len(calls) == 2
 

@@ -16,7 +16,7 @@ from icalendar import Calendar
 from app import vault
 from app.extensions import db
 from app.models import CalendarSource, Interview, Offer, OfferSlot, User
-from app.services import busy, holds, offers
+from app.services import account_answers, holds, offers
 from tests.providers.radicale_server import PASSWORD, USER, free_port, running_radicale
 from tests.web.conftest import NOW, csrf_token, post_form, sign_up
 from tests.web.test_confirming import invite_of, sent_emails, signed_up_with_offer
@@ -47,7 +47,7 @@ def radicale(tmp_path_factory):
 @pytest.fixture
 def work(radicale) -> str:
     """A calendar of this test's own on the shared server."""
-    busy._account_cache.clear()
+    account_answers.forget_all()
     return radicale.make_calendar(f"work-{uuid.uuid4().hex[:8]}", "Work")
 
 
@@ -176,7 +176,7 @@ def test_a_second_confirmation_updates_the_same_event_with_a_higher_sequence(
     # Half an hour later: the event written for the first time overlaps it, and is no clash.
     later = SLOT_STARTS[0] + HOUR / 2
     token, slot_id = reopen(app, offered.interview_id, later)
-    busy._account_cache.clear()  # read the calendar as it is now, with the event on it
+    account_answers.forget_all()  # read the calendar as it is now, with the event on it
 
     assert answer(client, token, {"choice": str(slot_id)}).status_code == 302
 

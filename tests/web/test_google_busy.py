@@ -18,7 +18,7 @@ import pytest
 from app import vault
 from app.extensions import db
 from app.models import CalendarSource, Offer, OfferSlot, User
-from app.services import busy, holds
+from app.services import account_answers, holds
 from tests.fakes.google_server import FakeGoogle
 from tests.web.conftest import NOW, sign_up
 from tests.web.google_helpers import ME, seed_google
@@ -66,7 +66,7 @@ def timed(event_id: str, summary: str, day: int, start: str, end: str, **extra) 
 
 @pytest.fixture(autouse=True)
 def fresh_answers():
-    busy._account_cache.clear()
+    account_answers.forget_all()
 
 
 @pytest.fixture

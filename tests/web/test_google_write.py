@@ -12,7 +12,7 @@ import pytest
 from app import vault
 from app.extensions import db
 from app.models import Interview, OfferSlot, User
-from app.services import busy
+from app.services import account_answers
 from calendar_providers.google import event_id_for
 from tests.web.conftest import NOW, sign_up
 from tests.web.google_helpers import ME, seed_google
@@ -29,7 +29,7 @@ AFTER_DST = datetime(2027, 3, 15, 14, tzinfo=UTC)
 
 @pytest.fixture
 def app(google_app):
-    busy._account_cache.clear()
+    account_answers.forget_all()
     return google_app
 
 
@@ -208,7 +208,7 @@ def test_holds_are_tentative_on_google_and_go_when_the_offer_is_answered_or_expi
     assert {(e["status"], e["transparency"]) for e in held} == {("tentative", "opaque")}
     assert {e["summary"] for e in held} == {"Hold: interview with Harbour & Co."}
     assert {r.query["sendUpdates"] for r in writes(fake, "POST")} == {"none"}
-    busy._account_cache.clear()  # the calendar as it is now, holds and all
+    account_answers.forget_all()  # the calendar as it is now, holds and all
 
     if ending == "pick":
         assert answer(client, token, {"choice": str(slots[1].id)}).status_code == 302
