@@ -1,4 +1,9 @@
-"""A cancelled interview leaves the user's calendars, as far as Newslot put it there.
+"""A cancelled interview leaves the calendars, as far as Newslot or the candidate put it there.
+
+The cancel letter carries an iMIP CANCEL (same UID, SEQUENCE one higher) when the candidate
+organised the event the interviewer holds: the one a Newslot confirmation announced, or their
+own original invitation. So the interviewer's calendar removes the event instead of keeping a
+ghost of it (RFC 5546 §3.2.5).
 
 The event Newslot wrote for a confirmed time (`event_ref`) is deleted from the calendar it was
 written to, through the account's provider (CalDAV and Google alike), guarded by its ETag: one
@@ -14,22 +19,42 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 from app import vault
 from app.extensions import db
-from app.models import CalendarSource, Interview
-from app.services import accounts
+from app.messages.invites import CANCEL, Person, build_invite
+from app.models import CalendarSource, Interview, User
+from app.services import accounts, interview_event
 from calendar_providers.base import Conflict, NotFound, ProviderError
 
-# The cancel letter is plain text: it carries no iMIP REPLY, so only Google's own notice tells
-# the organiser's calendar that the user declined. An attendee's answer goes to the organiser
-# alone, so "all" sends exactly that one notice.
+# The cancel letter carries no iMIP REPLY (only a CANCEL, for events the candidate organised),
+# so only Google's own notice tells the organiser's calendar that the user declined. An
+# attendee's answer goes to the organiser alone, so "all" sends exactly that one notice.
 DECLINE_UPDATES = "all"
 UNREADABLE = (
     "The saved access to your calendar account cannot be read any more; remove the account and"
     " connect it again."
 )
+
+
+def cancel_notice(
+    interview: Interview, candidate: User, organizer: Person, now: datetime
+) -> bytes | None:
+    """The CANCEL for the event the candidate organised and the interviewer holds, or None.
+
+    The event's SEQUENCE is raised and kept, so a later announcement goes higher still.
+    """
+    if interview.confirmed_invite is not None and interview.confirmed_uid:
+        interview.confirmed_sequence = (interview.confirmed_sequence or 0) + 1
+        event = interview_event.confirmed(interview, candidate, organizer)
+    elif interview.organised_by_user and interview.uid:
+        interview.sequence += 1
+        event = interview_event.original(interview, candidate, organizer)
+    else:
+        return None  # the company's event: only its organiser can cancel it
+    return build_invite(CANCEL, event, now)
 
 
 def take_off_calendars(interview: Interview, *, secret_key: vault.Keys) -> str | None:

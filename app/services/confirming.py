@@ -30,12 +30,12 @@ from icalendar import Calendar
 from app import vault
 from app.extensions import db
 from app.mail.base import message_bytes
-from app.messages.invites import REQUEST, Attendee, InviteEvent, Person, build_invite, new_uid
+from app.messages.invites import REQUEST, Person, build_invite, new_uid
 from app.messages.letters import compose, format_slot
 from app.messages.mime import build_imip_message
 from app.models import CONFIRMED, Interview, Message, Offer, OfferSlot, User
 from app.scheduling.model import Slot
-from app.services import accounts, holds, offers, sending
+from app.services import accounts, holds, interview_event, offers, sending
 from calendar_providers.base import Conflict, NotFound, ProviderError
 
 CONFIRMATION = "confirmation"
@@ -119,7 +119,7 @@ def confirm(
     interview.state = CONFIRMED
     # From the address the letter goes out from (Gmail's, when it sends), organising alike.
     sender = Person(candidate.name, sending.sender_address(candidate, config))
-    invite = build_invite(REQUEST, _event(interview, candidate, sender), now)
+    invite = build_invite(REQUEST, interview_event.confirmed(interview, candidate, sender), now)
     interview.confirmed_invite = invite
     email = _confirmation_email(interview, candidate, sender, invite, now)
     message = Message(
@@ -292,7 +292,7 @@ class CalendarLinks:
 
 def calendar_links(interview: Interview) -> CalendarLinks:
     """Google Calendar and Outlook.com links for the confirmed time (UTC, URL-encoded)."""
-    event = _event(interview, offers.interview_owner(interview))
+    event = interview_event.confirmed(interview, offers.interview_owner(interview))
     start, end = event.start.astimezone(UTC), event.end.astimezone(UTC)
     where = interview.location or interview.meeting_link or ""
     google = {
@@ -342,49 +342,6 @@ def _uid_domain(email: str) -> str:
     except UnicodeError:
         return _UID_FALLBACK_DOMAIN
     return domain if re.fullmatch(r"[A-Za-z0-9.-]+", domain) else _UID_FALLBACK_DOMAIN
-
-
-def _event(interview: Interview, candidate: User, organizer: Person | None = None) -> InviteEvent:
-    """The confirmed event, from stored fields only; times in the interviewer's zone.
-
-    The candidate organises it, under `organizer`'s address if given (the letter's From).
-    """
-    if interview.confirmed_start is None or interview.confirmed_end is None:
-        raise ValueError("the interview has no confirmed time yet")
-    if interview.confirmed_uid is None or interview.confirmed_sequence is None:
-        raise ValueError("the interview's confirmed event has no UID yet")
-    zone = ZoneInfo(interview.interviewer_tz)
-    organizer = organizer or Person(candidate.name, candidate.email)
-    interviewer = Person(interview.interviewer_name, interview.interviewer_email)
-    return InviteEvent(
-        uid=interview.confirmed_uid,
-        summary=f"Interview: {interview.role}, {interview.company} ({candidate.name})",
-        start=interview.confirmed_start.astimezone(zone),
-        end=interview.confirmed_end.astimezone(zone),
-        organizer=organizer,
-        attendees=(Attendee(interviewer), Attendee(organizer, partstat="ACCEPTED", rsvp=False)),
-        sequence=interview.confirmed_sequence,
-        location=interview.location,
-        url=interview.meeting_link,
-        description=_description(interview, candidate),
-    )
-
-
-def _description(interview: Interview, candidate: User) -> str:
-    """The time in both zones (the interviewer's first) and the meeting link, as plain text."""
-    slot = Slot(interview.confirmed_start, interview.confirmed_end)
-    written = format_slot(
-        slot, ZoneInfo(interview.interviewer_tz), ZoneInfo(candidate.time_zone), slot.start
-    )
-    lines = [
-        f"Interview for the {interview.role} position at {interview.company}.",
-        f"{interview.interviewer_name}: {written.interviewer}",
-    ]
-    if written.candidate:
-        lines.append(f"{candidate.name}: {written.candidate}")
-    if interview.meeting_link:
-        lines.append(f"Join: {interview.meeting_link}")
-    return "\n".join(lines)
 
 
 def _confirmation_email(

@@ -164,12 +164,13 @@ def queue_letter(
         return existing
     try:
         letter = compose_letter(interview, user, choice, now=now, public_url=public_url)
-        link = None
+        link, invite = None, None
         if choice.kind == RESCHEDULE:
             link = _open_offer(interview, letter.reply_by, now, public_url)
         elif choice.kind == CANCEL:
             interview.state = CANCELLED
             _withdraw_open_offers(interview)  # their links now say the times were withdrawn
+            invite = cancelling.cancel_notice(interview, user, sender, now)
     except LetterProblem:
         db.session.rollback()  # nothing half-done, and the lock is let go at once
         raise
@@ -177,10 +178,12 @@ def queue_letter(
     if link:
         text = text.replace(PICK_LINK_PLACEHOLDER, link)
     email = build_imip_message(
-        sender=sender, to=[recipient], subject=subject, text=text, html=html, invite=None, now=now
-    )
+        sender=sender, to=[recipient], subject=subject, text=text, html=html, invite=invite,
+        now=now,
+    )  # fmt: skip
     email.replace_header("Message-ID", f"<newslot.{key}@{sender.email.rpartition('@')[2]}>")
-    email.make_mixed()  # the layout every Newslot email has, with or without an invite
+    if invite is None:
+        email.make_mixed()  # the layout every Newslot email has, with or without an invite
     international = not (sender.email.isascii() and recipient.email.isascii())
     message = Message(
         user_id=user.id,
