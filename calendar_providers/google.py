@@ -76,9 +76,9 @@ _FREEBUSY_PROBLEMS = {
     "groupTooBig": "it is a group too large to ask about at once",
     "tooManyCalendarsRequested": "too many calendars were asked about at once",
 }
-_SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
-_QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
-_RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
+QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
+RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 
 
 def event_id_for(key: str) -> str:
@@ -528,20 +528,20 @@ def _library_expiry(value: str | datetime | None) -> datetime | None:
 def _refused(error: HttpError, needs: str, *, writing: bool) -> ProviderError:
     """The ProviderError for an error answer from the Calendar API."""
     status = error.resp.status
-    reasons = _reasons(error)
+    reasons = error_reasons(error)
     logger.info("Google Calendar answered HTTP %s (%s).", status, ", ".join(sorted(reasons)))
     if status == 401:
         return AuthError(RECONNECT)
-    if reasons & _SCOPE_REASONS:
+    if reasons & SCOPE_REASONS:
         return AuthError(
             f"Google has not given Newslot permission to {needs}; reconnect Google and allow it."
         )
-    if reasons & _QUOTA_REASONS:
+    if reasons & QUOTA_REASONS:
         return Unavailable(
             "Newslot has used up its Google Calendar request quota for now; try again in a few"
             " minutes."
         )
-    if status == 429 or reasons & _RATE_REASONS:
+    if status == 429 or reasons & RATE_REASONS:
         return Unavailable(
             "Google Calendar is getting too many requests from this account; try again in a few"
             " minutes."
@@ -566,7 +566,7 @@ def _refused(error: HttpError, needs: str, *, writing: bool) -> ProviderError:
     return ProviderError(f"Google Calendar refused the request (HTTP {status}).")
 
 
-def _reasons(error: HttpError) -> set[str]:
+def error_reasons(error: HttpError) -> set[str]:
     """The machine-readable reasons in Google's error JSON (errors[] and ErrorInfo details)."""
     try:
         data = json.loads(error.content)["error"]

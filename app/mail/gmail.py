@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
 import logging
 import random
 import socket
@@ -36,6 +35,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from app.mail.base import Delivery, MailError, Transport, envelope_of, message_bytes
+from calendar_providers.google import QUOTA_REASONS, RATE_REASONS, SCOPE_REASONS, error_reasons
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,6 @@ RECONNECT = "Google refused the saved access"
 RECONNECT_THEN_RETRY = "Reconnect Google on the Calendars page, then retry."
 RETRIES = 2  # after a 429 or 5xx answer, which leaves nothing sent
 _REASON_LIMIT = 120  # characters of Gmail's reason worth showing a user
-_SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
-_RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-_QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 
 
 class GoogleSession(Protocol):
@@ -140,21 +137,21 @@ class GmailTransport(Transport):
 
     def _refused(self, error: HttpError) -> MailError:
         """Gmail answered with an error: nothing was sent."""
-        status, reasons = error.resp.status, _reasons(error)
+        status, reasons = error.resp.status, error_reasons(error)
         log.info("Gmail answered HTTP %s (%s).", status, ", ".join(sorted(reasons)))
         if status == 401:
             return self._reconnect()
-        if reasons & _SCOPE_REASONS:
+        if reasons & SCOPE_REASONS:
             return MailError(
                 f"Google has not given Newslot permission to send email as {self.account}",
                 remedy="On the Calendars page, turn sending through Gmail off and on again"
                 " and allow sending; then retry.",
             )
-        if reasons & _QUOTA_REASONS:
+        if reasons & QUOTA_REASONS:
             return MailError(
                 f"Gmail's sending limit for {self.account} is reached for now", temporary=True
             )
-        if status == 429 or reasons & _RATE_REASONS:
+        if status == 429 or reasons & RATE_REASONS:
             return MailError(
                 f"Gmail is getting too many requests from {self.account}", temporary=True
             )
@@ -203,20 +200,10 @@ def _not_taken(error: HttpError) -> bool:
     """An answer after which Gmail holds nothing: busy (429, rate limits) or failing (5xx)."""
     status = error.resp.status
     return (
-        status == 429 or status >= 500 or (status == 403 and bool(_reasons(error) & _RATE_REASONS))
+        status == 429
+        or status >= 500
+        or (status == 403 and bool(error_reasons(error) & RATE_REASONS))
     )
-
-
-def _reasons(error: HttpError) -> set[str]:
-    """The machine-readable reasons in Google's error JSON (errors[] and ErrorInfo details)."""
-    try:
-        data = json.loads(error.content)["error"]
-        found = [*data.get("errors", []), *data.get("details", [])]
-        return {
-            str(item["reason"]) for item in found if isinstance(item, dict) and "reason" in item
-        }
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return set()
 
 
 def _said(error: HttpError) -> str:

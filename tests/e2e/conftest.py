@@ -8,6 +8,7 @@ downloads a browser. Without it the tests skip here, and fail under scripts/test
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,9 @@ ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"  # not in git
 
 
-@pytest.fixture
-def live_app(tmp_path):
+@contextmanager
+def served(tmp_path, **settings):
+    """The app on a loopback port of its own, its PUBLIC_URL set to it, until the block ends."""
     app = create_app(
         {
             "SECRET_KEY": "e2e secret",
@@ -34,17 +36,26 @@ def live_app(tmp_path):
             "FEED_CACHE_DIR": str(tmp_path / "cache"),
             "OUTBOX_DIR": str(tmp_path / "outbox"),
             "NOW": lambda: NOW,
+            **settings,
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
-    yield app
-    server.shutdown()
-    thread.join(timeout=5)
-    with app.app_context():
-        db.engine.dispose()
+    try:
+        yield app
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def live_app(tmp_path):
+    with served(tmp_path) as app:
+        yield app
 
 
 @pytest.fixture(scope="session")

@@ -4,20 +4,17 @@ screen and back, as it would to accounts.google.com."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from app import create_app
 from app.extensions import db
 from app.models import OfferSlot
 from calendar_providers.google import event_id_for
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, served
 from tests.e2e.test_accounts_and_calendars import sign_up
 from tests.e2e.test_reschedule_flow import (
     INTERVIEWER,
@@ -27,7 +24,6 @@ from tests.e2e.test_reschedule_flow import (
     send_reschedule_letter,
 )
 from tests.fakes.google_server import FakeGoogle
-from tests.web.conftest import NOW
 from tests.web.google_helpers import ME, google_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -61,25 +57,8 @@ def fake():
 
 @pytest.fixture
 def live_google_app(tmp_path, fake):
-    app = create_app(
-        {
-            "SECRET_KEY": "e2e secret",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.sqlite3'}",
-            "FEED_CACHE_DIR": str(tmp_path / "cache"),
-            "OUTBOX_DIR": str(tmp_path / "outbox"),
-            "NOW": lambda: NOW,
-            **google_config(fake),
-        }
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
-    yield app
-    server.shutdown()
-    thread.join(timeout=5)
-    with app.app_context():
-        db.engine.dispose()
+    with served(tmp_path, **google_config(fake)) as app:
+        yield app
 
 
 def test_connect_google_see_the_clash_and_get_the_picked_time_written(

@@ -17,9 +17,9 @@ _TOKEN = re.compile(
 )
 
 
-@pytest.fixture
-def app(tmp_path):
-    app = create_app(
+def web_app(tmp_path, **settings):
+    """The app on a temporary database, email to a folder of the test, the clock at NOW."""
+    return create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test secret key",
@@ -27,8 +27,14 @@ def app(tmp_path):
             "FEED_CACHE_DIR": str(tmp_path / "cache"),
             "OUTBOX_DIR": str(tmp_path / "outbox"),
             "NOW": lambda: NOW,
+            **settings,
         }
     )
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = web_app(tmp_path)
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -44,17 +50,7 @@ def fake_google():
 @pytest.fixture
 def google_app(tmp_path, fake_google):
     """The web app (as `app`) with Google switched on and pointed at `fake_google`."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test secret key",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
-            "FEED_CACHE_DIR": str(tmp_path / "cache"),
-            "OUTBOX_DIR": str(tmp_path / "outbox"),
-            "NOW": lambda: NOW,
-            **google_config(fake_google),
-        }
-    )
+    app = web_app(tmp_path, **google_config(fake_google))
     yield app
     with app.app_context():
         db.engine.dispose()

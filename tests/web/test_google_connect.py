@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import pytest
 import requests
 
-from app import create_app, vault
+from app import vault
 from app.extensions import db
 from app.models import CalendarSource, GoogleAuthRequest, User
 from tests.fakes.google_server import (
@@ -23,11 +23,10 @@ from tests.fakes.google_server import (
     GMAIL_SEND_SCOPE,
     Consent,
 )
-from tests.web.conftest import NOW, csrf_token, post_form, sign_up
+from tests.web.conftest import csrf_token, post_form, sign_up, web_app
 from tests.web.google_helpers import ME, connect_google, google_config, visit_google
 
 TEAM = "team-calendar@group.calendar.google.com"
-HIDDEN = "hidden-calendar@group.calendar.google.com"
 HOLIDAYS = "en.german#holiday@group.v.calendar.google.com"
 CALENDAR_SCOPES = {CALENDAR_LIST_SCOPE, FREEBUSY_SCOPE, EVENTS_SCOPE}
 
@@ -243,17 +242,11 @@ def test_stored_tokens_survive_a_new_secret_key_kept_as_a_fallback(
 ):
     with google_app.app_context():
         source_id = connect_google(client, fake).id
-    rotated = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "a brand new key",
-            "SECRET_KEY_FALLBACKS": ["test secret key"],
-            "SQLALCHEMY_DATABASE_URI": google_app.config["SQLALCHEMY_DATABASE_URI"],
-            "FEED_CACHE_DIR": str(tmp_path / "cache"),
-            "OUTBOX_DIR": str(tmp_path / "outbox"),
-            "NOW": lambda: NOW,
-            **google_config(fake),
-        }
+    rotated = web_app(
+        tmp_path,
+        SECRET_KEY="a brand new key",
+        SECRET_KEY_FALLBACKS=["test secret key"],
+        **google_config(fake),
     )
     browser = rotated.test_client()
     post_form(
@@ -306,16 +299,7 @@ def test_without_a_client_id_there_is_no_google_at_all(app):
 
 
 def test_the_callback_address_follows_public_url(tmp_path, fake):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "k",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}",
-            "PUBLIC_URL": "http://127.0.0.1:8123/",
-            "OUTBOX_DIR": str(tmp_path / "outbox"),
-            **google_config(fake),
-        }
-    )
+    app = web_app(tmp_path, PUBLIC_URL="http://127.0.0.1:8123/", **google_config(fake))
     browser = app.test_client()
     sign_up(browser)
     started = browser.post(
