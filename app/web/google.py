@@ -93,6 +93,10 @@ def callback():
             source = google_accounts.connect(current_user, grant, now(), keys=keys, client=client)
             flash(f"Connected {google_accounts.account_of(source)}. Choose the calendars to use.")
             return redirect(url_for("calendars.account_calendars", source_id=source.id))
+        if grant.missing(google_auth.SCOPES[CONNECT]):  # another account was chosen at Google
+            raise GoogleAuthProblem(
+                "To send through Gmail, choose the Google account whose calendars are connected."
+            )
         source = google_accounts.connect(current_user, grant, now(), keys=keys, client=client)
         google_accounts.enable_gmail(source, grant, keys=keys)
         flash(f"Letters now go out through Gmail, from {google_accounts.account_of(source)}.")

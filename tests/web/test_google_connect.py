@@ -312,3 +312,16 @@ def test_the_callback_address_follows_public_url(tmp_path, fake):
 def test_forms_may_lead_to_googles_consent_screen_and_nowhere_else(google_app, fake):
     policy = google_app.test_client().get("/sign-in").headers["Content-Security-Policy"]
     assert f"form-action 'self' {fake.url};" in policy
+
+
+def test_gmail_for_another_google_account_than_the_connected_one_is_refused(
+    google_app, client, fake
+):
+    with google_app.app_context():
+        source_id = connect_google(client, fake).id
+    fake.consent = Consent(account="someone.else@example.org")
+    visit_google(client, fake, f"/google/{source_id}/gmail", "/calendars/")
+    assert "choose the Google account whose calendars are connected" in _flashes(client)
+    assert len(_sources(google_app)) == 1
+    with google_app.app_context():
+        assert json.loads(db.session.get(CalendarSource, source_id).settings)["send_mail"] is False
