@@ -12,18 +12,17 @@ import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import OfferSlot
+from app.models import OfferSlot, User
 from calendar_providers.google import event_id_for
 from tests.e2e.conftest import screenshot, served
 from tests.e2e.test_accounts_and_calendars import sign_up
 from tests.e2e.test_reschedule_flow import (
     INTERVIEWER,
-    enter_interview,
     link_in_newest_letter,
     offered_times,
     send_reschedule_letter,
 )
-from tests.fakes.google_server import FakeGoogle
+from tests.fakes.google_server import Consent, FakeGoogle
 from tests.web.google_helpers import ME, google_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -50,6 +49,17 @@ def fake():
                        day.replace(hour=17, minute=30)),
                 _timed("standup1", "Team stand-up", day.replace(hour=9),
                        day.replace(hour=9, minute=15)),
+                {
+                    **_timed("interview1", "Interview: Acme Corp, Senior Data Engineer",
+                             day.replace(hour=16), day.replace(hour=17)),
+                    "iCalUID": "acme-4711@acme.example",
+                    "organizer": {"email": "zoe@acme.example", "displayName": INTERVIEWER},
+                    "attendees": [
+                        {"email": "zoe@acme.example", "displayName": INTERVIEWER,
+                         "organizer": True, "responseStatus": "accepted"},
+                        {"email": ME, "responseStatus": "accepted"},
+                    ],
+                },
             ],
         )  # fmt: skip
         yield google
@@ -75,7 +85,17 @@ def test_connect_google_see_the_clash_and_get_the_picked_time_written(
     expect(page.get_by_text(f"Saved the calendars of {ME} on Google.")).to_be_visible()
     screenshot(page, "google-calendars")
 
-    enter_interview(page, base)  # Tue 1 Dec, 16:00-17:00 Berlin
+    page.goto(f"{base}/interviews/new")  # the interview is on the Google calendar: pick it
+    page.get_by_role("link", name="Choose the interview from your Google Calendar").click()
+    row = page.get_by_role("row").filter(has_text="Interview: Acme Corp, Senior Data Engineer")
+    expect(row).to_contain_text(INTERVIEWER)
+    row.get_by_role("button", name="Use this event").click()
+    expect(page.get_by_label("Company")).to_have_value("Acme Corp")
+    expect(page.get_by_label("Interviewer's email")).to_have_value("zoe@acme.example")
+    page.get_by_label("Interviewer's time zone").fill("America/New_York")
+    page.get_by_role("button", name="Save the interview").click()
+    expect(page.get_by_text("Added the interview with Acme Corp.")).to_be_visible()
+    # Tue 1 Dec, 16:00-17:00 Berlin: its own Google event is recognised, not a clash.
     clashes = page.get_by_role("region", name="What clashes")
     # Named from the day's events, not "Busy" from free/busy; the stand-up is only on the day.
     expect(clashes).to_contain_text(
@@ -106,3 +126,21 @@ def test_connect_google_see_the_clash_and_get_the_picked_time_written(
     assert [r.query["sendUpdates"] for r in inserts if "Hold" not in str(r.body)] == ["none"]
     page.goto(f"{base}/")
     assert INTERVIEWER in page.content()
+
+
+def test_sign_in_with_google_starts_a_new_account_in_the_browsers_zone(
+    live_google_app, fake, browser
+):
+    base = live_google_app.config["PUBLIC_URL"]
+    fake.consent = Consent(account="kim@example.org")
+    context = browser.new_context(timezone_id="Asia/Tokyo")
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/sign-in")
+        page.get_by_role("button", name="Sign in with Google").click()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        with live_google_app.app_context():
+            user = db.session.scalar(db.select(User).filter_by(email="kim@example.org"))
+        assert user.time_zone == "Asia/Tokyo"  # from the browser, through static/zone.js
+    finally:
+        context.close()
