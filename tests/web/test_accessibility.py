@@ -80,3 +80,20 @@ def test_every_control_is_labelled_on_every_page(app, client):
     public = app.test_client().get(f"/o/{token}")
     assert public.status_code == 200
     assert unlabelled(public.get_data(as_text=True)) == []
+
+
+def test_every_control_is_labelled_on_the_google_pages(google_app, fake_google):
+    from tests.web.google_helpers import ME, connect_google
+
+    fake_google.add_calendar(ME, ME, roles={ME: "owner"})
+    client = google_app.test_client()
+    assert unlabelled(client.get("/sign-in").get_data(as_text=True)) == []  # with its Google form
+    sign_up(client)
+    with google_app.app_context():
+        source_id = connect_google(client, fake_google).id
+    for path in ("/calendars/", f"/calendars/{source_id}/calendars", "/interviews/new/google"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        page = response.get_data(as_text=True)
+        assert unlabelled(page) == [], path
+        assert re.search(r"<title>[^<>]+ · Newslot</title>", page), path
