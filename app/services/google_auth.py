@@ -182,10 +182,13 @@ def who(client: GoogleClient, token: str) -> dict:
         )
     except requests.RequestException:
         raise GoogleAuthProblem("Google did not say who you are; please try again.") from None
-    if answer.status_code != 200:
-        log.info("Google's userinfo answered HTTP %s.", answer.status_code)
+    try:
+        info = answer.json() if answer.status_code == 200 else None
+    except ValueError:  # not JSON: a proxy's error page, say
+        info = None
+    if not isinstance(info, dict):
+        log.info("Google's userinfo answered HTTP %s without a usable body.", answer.status_code)
         raise GoogleAuthProblem("Google did not say who you are; please try again.")
-    info = answer.json()
     if not info.get("sub") or not info.get("email"):
         raise GoogleAuthProblem("Google did not share your email address; please try again.")
     return info

@@ -325,3 +325,13 @@ def test_gmail_for_another_google_account_than_the_connected_one_is_refused(
     assert len(_sources(google_app)) == 1
     with google_app.app_context():
         assert json.loads(db.session.get(CalendarSource, source_id).settings)["send_mail"] is False
+
+
+def test_sign_in_when_google_will_not_say_who_you_are_makes_no_account(google_app, fake):
+    fake.fail("GET", "/oauth2/v3/userinfo", 503, "backendError")
+    browser = google_app.test_client()
+    visit_google(browser, fake, "/google/sign-in", "/sign-in")
+    assert "Google did not say who you are" in browser.get("/sign-in").get_data(as_text=True)
+    assert browser.get("/calendars/").status_code == 302  # still signed out
+    with google_app.app_context():
+        assert db.session.scalar(db.select(db.func.count(User.id))) == 0
