@@ -36,9 +36,28 @@ def create_app(test_config: dict[str, Any] | None = None):
     csrf.init_app(app)
     limiter.init_app(app)
     web.register(app)
+    _register_commands(app)
     if app.config["AUTO_MIGRATE"]:
         upgrade_database(app)
     return app
+
+
+def _register_commands(app) -> None:
+    """`flask --app app reseal-secrets`: finish a SECRET_KEY rotation (services/resealing)."""
+
+    @app.cli.command("reseal-secrets")
+    def reseal_secrets() -> None:
+        """Seal every stored secret under the current SECRET_KEY."""
+        import click
+
+        from app.services.resealing import reseal_all
+
+        done = reseal_all(app.config["VAULT_KEYS"])
+        click.echo(f"Sealed {done.count} stored secret(s) under the current SECRET_KEY.")
+        for source in done.unreadable:
+            click.echo(f"No key opens the secrets of {source}; they were left as they are.")
+        if done.unreadable:
+            raise SystemExit(1)
 
 
 def upgrade_database(app) -> None:

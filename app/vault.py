@@ -6,7 +6,8 @@ copied database file alone reveals nothing.
 
 Keys rotate: `keys` is the current secret key, or a sequence whose first key seals and whose
 others (SECRET_KEY_FALLBACKS, the retired keys) still unseal, so changing SECRET_KEY loses no
-stored secret; each secret is sealed again under the new key the next time it is written.
+stored secret. `flask --app app reseal-secrets` seals every stored one under the new key, after
+which the old key can be dropped.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def _keyring(keys: Keys) -> MultiFernet:
 def seal(keys: Keys, text: str) -> str:
     """The text encrypted and authenticated under the current key, as ASCII for a text column."""
     return _keyring(keys).encrypt(text.encode()).decode("ascii")
+
+
+def reseal(keys: Keys, token: str) -> str:
+    """The same secret sealed under the current key (VaultError if no key opens it)."""
+    try:
+        return _keyring(keys).rotate(token.encode("ascii")).decode("ascii")
+    except (InvalidToken, ValueError):
+        raise VaultError("a stored secret cannot be read: was SECRET_KEY changed?") from None
 
 
 def unseal(keys: Keys, token: str) -> str:

@@ -54,3 +54,11 @@ def test_the_defaults_are_googles_own_addresses():
     assert client.auth_uri == "https://accounts.google.com/o/oauth2/auth"
     assert client.token_uri == "https://oauth2.googleapis.com/token"
     assert client.provider_settings()["api_base"] == "https://www.googleapis.com"
+
+
+def test_resealing_moves_a_secret_to_the_current_key_and_refuses_a_stranger():
+    old = vault.seal("old key", "app password")
+    moved = vault.reseal(("new key", "old key"), old)
+    assert vault.unseal("new key", moved) == "app password"
+    with pytest.raises(vault.VaultError):
+        vault.reseal(("new key",), old)

@@ -256,6 +256,23 @@ def test_stored_tokens_survive_a_new_secret_key_kept_as_a_fallback(
     assert f"Refreshed {ME} on Google." in _flashes(browser)
 
 
+def test_resealing_lets_the_old_key_go(tmp_path, google_app, client, fake):
+    with google_app.app_context():
+        source_id = connect_google(client, fake).id
+    rotated = web_app(
+        tmp_path, SECRET_KEY="a brand new key", SECRET_KEY_FALLBACKS=["test secret key"],
+        **google_config(fake),
+    )  # fmt: skip
+    result = rotated.test_cli_runner().invoke(args=["reseal-secrets"])
+    assert result.exit_code == 0 and "Sealed 1 stored secret(s)" in result.output
+    new_key_only = web_app(tmp_path, SECRET_KEY="a brand new key", **google_config(fake))
+    with new_key_only.app_context():
+        sealed = db.session.get(CalendarSource, source_id).sealed_credentials
+    assert json.loads(vault.unseal("a brand new key", sealed))["token"]
+    with pytest.raises(vault.VaultError):  # the old key alone opens nothing any more
+        vault.unseal("test secret key", sealed)
+
+
 def test_sign_in_with_google_makes_an_account_in_the_browser_zone_then_finds_it(google_app, fake):
     browser = google_app.test_client()
     fake.consent = Consent(account="new.person@example.org")
