@@ -35,7 +35,12 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from app.mail.base import Delivery, MailError, Transport, envelope_of, message_bytes
-from calendar_providers.google import QUOTA_REASONS, RATE_REASONS, SCOPE_REASONS, error_reasons
+from calendar_providers.google_errors import (
+    QUOTA_REASONS,
+    RATE_REASONS,
+    SCOPE_REASONS,
+    error_reasons,
+)
 
 log = logging.getLogger(__name__)
 

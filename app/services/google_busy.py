@@ -22,7 +22,8 @@ from app.scheduling.model import BusyEvent
 from app.services import accounts, google_accounts
 from app.services.account_answers import connection, remembered
 from calendar_providers.base import AuthError, BusyReport, ProviderError
-from calendar_providers.google import RECONNECT, GoogleProvider
+from calendar_providers.google import GoogleProvider
+from calendar_providers.google_errors import RECONNECT
 
 Span = tuple[datetime, datetime]
 

@@ -26,7 +26,8 @@ from calendar_providers.base import (
     ProviderError,
     Unavailable,
 )
-from calendar_providers.google import RECONNECT, GoogleProvider, event_id_for
+from calendar_providers.google import GoogleProvider, event_id_for
+from calendar_providers.google_errors import RECONNECT
 from calendar_providers.ics import IcsProvider
 from tests.conftest import FIXTURES
 from tests.fakes.google_server import (
