@@ -406,3 +406,22 @@ def test_an_expired_offer_gives_its_holds_back_when_the_candidate_looks(
     candidate_page(client, interview_id)
 
     assert stored(radicale, work) == {}
+
+
+def test_cancelling_removes_the_written_event_and_cancels_it_for_the_interviewer(
+    app, client, radicale, work, outbox_folder
+):
+    offered, _ = confirmed_with_calendar(app, client, work, radicale.url)
+    assert len(stored(radicale, work)) == 1
+
+    assert submit(client, offered.interview_id, query="?kind=cancel").status_code == 302
+
+    assert stored(radicale, work) == {}
+    assert interview_of(app, offered.interview_id).event_ref is None
+    cancels = [
+        part
+        for email in sent_emails(outbox_folder)
+        for part in email.walk()
+        if part.get_content_type() == "text/calendar" and part.get_param("method") == "CANCEL"
+    ]
+    assert len(cancels) == 1
