@@ -9,7 +9,8 @@ The event Newslot wrote for a confirmed time (`event_ref`) is deleted from the c
 written to, through the account's provider (CalDAV and Google alike), guarded by its ETag: one
 changed on the calendar since is the user's now and stays, with a note; a failure keeps the
 event's address beside the reason. And an invitation from someone else that sits on the user's
-Google calendar is declined there, which frees the time and tells the organiser's calendar.
+Google calendar is declined there (here, and by confirming once a new time replaces it), which
+frees the time and tells the organiser's calendar.
 
 Calendars are called after the cancellation is committed and never undo it; what could not be
 done is kept in `event_ref` ("error") and shown to the user.
@@ -75,7 +76,7 @@ def take_off_calendars(interview: Interview, *, secret_key: vault.Keys) -> str |
         except ProviderError as error:
             notes.append(f"The interview could not be removed from your calendar “{name}”: {error}")
             still_there = {key: written[key] for key in ("source_id", "calendar", "href", "etag")}
-    notes += _decline(interview, secret_key)
+    notes += decline_original(interview, secret_key=secret_key)
     problem = " ".join(notes) or None
     interview.event_ref = json.dumps({**still_there, "error": problem}) if problem else None
     db.session.commit()
@@ -103,8 +104,10 @@ def _remove(
         provider.cancel_event(written["href"], written["etag"])
 
 
-def _decline(interview: Interview, secret_key: vault.Keys) -> list[str]:
-    """Decline the interview on the user's Google calendars, when someone else organised it."""
+def decline_original(interview: Interview, *, secret_key: vault.Keys) -> list[str]:
+    """Decline the interview's original invitation on the user's Google calendars, when someone
+    else organised it: on cancelling, and once a new time is confirmed (the old time is then
+    neither kept nor busy). What could not be done, in words."""
     if interview.organised_by_user or not interview.uid:
         return []
     notes = []

@@ -10,11 +10,13 @@ Where the user chose a calendar for confirmed events, the same event (without ME
 attendees marked SCHEDULE-AGENT=CLIENT so the server sends no second invitation) is written there
 too, and the holds on the offered times are removed. The calendar comes after the pick: a server
 that fails never undoes it, the reason is kept in `event_ref` for the page and its retry button.
+An invitation from the company still on the user's Google calendar at the old time is declined.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,8 +37,10 @@ from app.messages.letters import compose, format_slot
 from app.messages.mime import build_imip_message
 from app.models import CONFIRMED, Interview, Message, Offer, OfferSlot, User
 from app.scheduling.model import Slot
-from app.services import accounts, holds, interview_event, offers, sending
+from app.services import accounts, cancelling, holds, interview_event, offers, sending
 from calendar_providers.base import Conflict, NotFound, ProviderError
+
+log = logging.getLogger(__name__)
 
 CONFIRMATION = "confirmation"
 # How an answer to `pick` turned out.
@@ -133,6 +137,8 @@ def confirm(
     sending.deliver(message, lambda: sending.transport_for(candidate, config, instance_path), now)
     write_event(interview, secret_key=config["VAULT_KEYS"])
     holds.release_holds(offer, secret_key=config["VAULT_KEYS"])  # the event takes their place
+    for problem in cancelling.decline_original(interview, secret_key=config["VAULT_KEYS"]):
+        log.info("The original invitation stays undeclined: %s", problem)  # a courtesy only
     return Confirmation(invite, message)
 
 

@@ -124,6 +124,9 @@ def test_connect_google_see_the_clash_and_get_the_picked_time_written(
     assert [a["email"] for a in written["attendees"] if not a.get("self")] == ["zoe@acme.example"]
     inserts = [r for r in fake.requests if r.method == "POST" and r.path.endswith(f"{ME}/events")]
     assert [r.query["sendUpdates"] for r in inserts if "Hold" not in str(r.body)] == ["none"]
+    # The company's invitation at the old time is declined (Google tells its organiser).
+    original = fake.calendars[ME].events["interview1"]
+    assert [a["responseStatus"] for a in original["attendees"] if a["email"] == ME] == ["declined"]
     page.goto(f"{base}/")
     assert INTERVIEWER in page.content()
 
