@@ -62,6 +62,7 @@ MAX_FREEBUSY_SPAN = timedelta(days=60)
 # Google filters all-day events in the calendar's zone: ask a day wider, keep what overlaps.
 _QUERY_SLACK = timedelta(days=1)
 _EVENT_ID = re.compile(r"[a-v0-9]{5,1024}")
+MAX_DELETED_IDS = 5  # ids of deleted events stepped over before giving up
 # The private extended property that keeps the UID Newslot gave an event it wrote: an event
 # inserted under our own id gets an iCalUID of Google's making.
 NEWSLOT_UID = "newslotUid"
@@ -300,26 +301,33 @@ class GoogleProvider(CalendarProvider):
         self, calendar_id: str, event: dict, *, event_id: str, send_updates: str = "none"
     ) -> dict:
         """Insert the event under our own id; if that id is already taken (a retry whose first
-        answer was lost, or a second confirm), the event already there is returned."""
+        answer was lost, or a second confirm), the event already there is returned.
+
+        Google keeps a deleted event's id for good: when the event under `event_id` was deleted
+        on the calendar, the next id of a fixed chain (`event_id_for` of the id) is used, so a
+        retry still finds the event the first try made. The stored event's `id` says which.
+        """
         if not _EVENT_ID.fullmatch(event_id):
             raise ValueError(f"a Google event id is 5-1024 characters of a-v and 0-9: {event_id!r}")
         api = self._api().events()
-        request = api.insert(
-            calendarId=calendar_id, body={**event, "id": event_id}, sendUpdates=send_updates
-        )
-        try:
-            return self._execute(request, CHANGE_EVENTS, writing=True)
-        except Conflict:
-            pass  # the id is taken: fetch the event holding it
-        existing = self._execute(
-            api.get(calendarId=calendar_id, eventId=event_id), SEE_EVENTS, writing=True
-        )
-        if existing.get("status") == "cancelled":
-            raise Conflict(
-                "This event was already made once and then deleted from the Google calendar;"
-                " it cannot be made again under the same id."
+        for _ in range(MAX_DELETED_IDS + 1):
+            request = api.insert(
+                calendarId=calendar_id, body={**event, "id": event_id}, sendUpdates=send_updates
             )
-        return existing
+            try:
+                return self._execute(request, CHANGE_EVENTS, writing=True)
+            except Conflict:
+                pass  # the id is taken: fetch the event holding it
+            existing = self._execute(
+                api.get(calendarId=calendar_id, eventId=event_id), SEE_EVENTS, writing=True
+            )
+            if existing.get("status") != "cancelled":
+                return existing
+            event_id = event_id_for(event_id)
+        raise Conflict(
+            "This event was made and deleted on the Google calendar too many times to be made"
+            " again; add it by hand."
+        )
 
     def update_event(self, calendar_id: str, event_id: str, patch: dict, send_updates: str) -> dict:
         """Change only the given fields of the event (events.patch); the event as stored."""

@@ -91,7 +91,7 @@ class GoogleCalendarObjects(CalendarProvider):
                 "The calendar already holds this event (same UID) at another time; update it"
                 " instead."
             )
-        return _href(calendar_id, event_id), _etag(stored)
+        return _href(calendar_id, stored["id"]), _etag(stored)
 
     def update_event(self, href: str, ics_bytes: bytes, etag: str) -> str:
         """Move the event if it is unchanged since it was read (its ETag); the new ETag.

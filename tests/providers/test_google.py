@@ -20,7 +20,6 @@ import pytest
 from app.scheduling.model import BusyEvent
 from calendar_providers.base import (
     AuthError,
-    Conflict,
     InvalidCalendar,
     NotFound,
     ProviderError,
@@ -452,13 +451,17 @@ def test_a_retried_insert_finds_its_event_instead_of_making_a_second(google, bac
     assert again["start"] == created["start"] and list(google.calendars[ME].events) == [event_id]
 
 
-def test_an_id_whose_event_was_deleted_cannot_be_used_again(google):
+def test_an_event_deleted_on_google_is_made_again_under_the_next_id_of_its_chain(google):
     provider = provider_for(google)
     event_id = event_id_for("interview-3@newslot.test")
     provider.create_event(ME, interview(), event_id=event_id)
-    provider.cancel_event(ME, event_id, "none")
-    with pytest.raises(Conflict, match="already made once and then deleted"):
-        provider.create_event(ME, interview(), event_id=event_id)
+    provider.cancel_event(ME, event_id, "none")  # deleted by the user; Google keeps its id
+    again = provider.create_event(ME, interview(hour=14), event_id=event_id)
+    assert again["id"] == event_id_for(event_id) and again["status"] == "confirmed"
+    retried = provider.create_event(ME, interview(hour=14), event_id=event_id)  # a lost answer
+    assert retried["id"] == again["id"]
+    live = [e for e in google.calendars[ME].events.values() if e["status"] != "cancelled"]
+    assert [e["id"] for e in live] == [again["id"]]
 
 
 def test_a_bad_event_id_is_refused_before_sending(google):

@@ -144,6 +144,21 @@ def test_a_second_reschedule_moves_the_same_google_event(app, client, fake):
     assert event_ref(app, offered.interview_id)["href"] == first["href"]
 
 
+def test_an_event_deleted_on_google_is_written_afresh_by_the_next_reschedule(app, client, fake):
+    offered = confirmed(app, client, fake)
+    (event,) = live_events(fake)
+    event["status"] = "cancelled"  # the user deleted it on Google; Google keeps its id
+    later = SLOT_STARTS[2] + timedelta(days=1)
+    token, slot_id = reopen(app, offered.interview_id, later)
+
+    assert answer(client, token, {"choice": str(slot_id)}).status_code == 302
+
+    (fresh,) = live_events(fake)
+    assert fresh["id"] == event_id_for(event["id"]) and instant(fresh["start"]) == later
+    ref = event_ref(app, offered.interview_id)
+    assert ref["href"].endswith(fresh["id"]) and "error" not in ref
+
+
 def test_a_change_made_on_google_meanwhile_is_not_overwritten(app, client, fake):
     offered = confirmed(app, client, fake)
     (event,) = live_events(fake)
