@@ -86,8 +86,14 @@ def compose_letter(
     """The suggested letter; for a reschedule the link is a placeholder until the offer opens.
 
     Without PUBLIC_URL the interviewer could not reach the page, so the letter has no link and
-    they answer by email.
+    they answer by email. A cancelled interview gets no further letter: the interviewer was told
+    it is off (and their calendar removed it).
     """
+    if interview.state == CANCELLED:
+        raise LetterProblem(
+            "You cancelled this interview, so Newslot writes no further letter for it. If it is"
+            " back on, add it again as a new interview."
+        )
     slots = offered_times(interview) if choice.kind == RESCHEDULE else ()
     pick_url = PICK_LINK_PLACEHOLDER if public_url and slots else None
     return _compose(interview, user, choice, now, slots, pick_url)

@@ -9,7 +9,7 @@ from icalendar import Calendar
 from app.extensions import db
 from app.models import Interview
 from tests.web.test_confirming import interview_row, sent_emails, signed_up_with_offer
-from tests.web.test_letters_page import submit
+from tests.web.test_letters_page import letter_page, submit
 from tests.web.test_offer_page import answer
 
 ORIGINAL_UID = "original-4711@ana.example.org"
@@ -83,3 +83,27 @@ def test_a_companys_event_is_not_cancelled_by_the_candidate(app, client, outbox_
     (letter,) = sent_emails(outbox_folder)
     assert calendar_parts(letter) == []
     assert letter.get_content_type() == "multipart/mixed"
+
+
+def test_a_cancelled_interview_gets_no_further_letter(app, client, outbox_folder):
+    offered = signed_up_with_offer(app, client)
+    cancel(client, offered.interview_id)
+
+    response = submit(client, offered.interview_id, query="?kind=reschedule")
+
+    assert response.status_code == 400
+    assert "You cancelled this interview" in response.get_data(as_text=True)
+    assert len(sent_emails(outbox_folder)) == 1
+
+
+def test_the_cancel_letter_sent_twice_by_a_double_click_goes_once(app, client, outbox_folder):
+    offered = signed_up_with_offer(app, client)
+    _, fields = letter_page(client, offered.interview_id, "?kind=cancel")
+    path = f"/interviews/{offered.interview_id}/letter"
+
+    first = client.post(path, data={**fields, "action": "send"})
+    second = client.post(path, data={**fields, "action": "send"})
+
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert len(sent_emails(outbox_folder)) == 1
