@@ -56,7 +56,10 @@ from calendar_providers.google_errors import (
 logger = logging.getLogger(__name__)
 
 GOOGLE_API = "https://www.googleapis.com"
-RETRIES = 3  # 5xx, 429 and rate-limit 403s are retried with backoff by googleapiclient
+# 5xx, 429, rate-limit 403s and timeouts are retried with backoff by googleapiclient. With the
+# default 10-second timeout a Google that does not answer costs a page at most ~40 s, once a
+# minute (services/account_answers), never a hang.
+RETRIES = 2
 MAX_FREEBUSY_CALENDARS = 50
 MAX_FREEBUSY_SPAN = timedelta(days=60)
 # Google filters all-day events in the calendar's zone: ask a day wider, keep what overlaps.
@@ -114,7 +117,7 @@ class GoogleProvider(CalendarProvider):
         calendars: Mapping[str, str] | Sequence[str] | None = None,
         me: str | None = None,
         on_token_refresh: Callable[[dict], None] | None = None,
-        timeout: float = 30,
+        timeout: float = 10,
     ) -> None:
         self._credentials = Credentials(
             credentials_info.get("token"),

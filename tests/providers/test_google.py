@@ -25,7 +25,7 @@ from calendar_providers.base import (
     ProviderError,
     Unavailable,
 )
-from calendar_providers.google import GoogleProvider, event_id_for
+from calendar_providers.google import RETRIES, GoogleProvider, event_id_for
 from calendar_providers.google_errors import RECONNECT
 from calendar_providers.ics import IcsProvider
 from tests.conftest import FIXTURES
@@ -595,9 +595,9 @@ def test_a_failure_then_success_is_retried_with_backoff(google, backoff):
 @pytest.mark.parametrize(
     ("status", "reason", "calls", "message"),
     [
-        (503, "backendError", 4, "Google Calendar failed to answer; try again later."),
-        (429, "rateLimitExceeded", 4, "getting too many requests from this account"),
-        (403, "rateLimitExceeded", 4, "getting too many requests from this account"),
+        (503, "backendError", 1 + RETRIES, "Google Calendar failed to answer; try again later."),
+        (429, "rateLimitExceeded", 1 + RETRIES, "getting too many requests from this account"),
+        (403, "rateLimitExceeded", 1 + RETRIES, "getting too many requests from this account"),
         (403, "quotaExceeded", 1, "used up its Google Calendar request quota for now"),
     ],
 )
