@@ -81,6 +81,14 @@ def configured_google() -> google_client.GoogleClient:
     return client
 
 
+def has_write_target(user: User) -> bool:
+    """Whether one of the user's accounts already receives confirmed events (no network)."""
+    return any(
+        source.kind in ACCOUNT_KINDS and settings_of(source).get("write_calendar")
+        for source in user.calendars
+    )
+
+
 def write_target(user: User, *, secret_key: vault.Keys) -> WriteTarget | None:
     """The first account with a calendar chosen for confirmed events, or None."""
     for source in user.calendars:

@@ -29,6 +29,7 @@ UPLOAD = "upload"
 FEED = "feed"
 CALDAV = accounts.CALDAV
 GOOGLE = accounts.GOOGLE
+ACCOUNT_KINDS = accounts.ACCOUNT_KINDS
 
 
 class CalendarProblem(Exception):
@@ -213,7 +214,9 @@ def add_caldav(
             "calendar_names": {calendar.id: calendar.name for calendar in found},
             "writable_calendars": writable,
             "busy_calendars": [calendar.id for calendar in found],
-            "write_calendar": writable[0] if writable else None,
+            # Confirmed interviews go to one calendar: the first account's, until chosen.
+            "write_calendar": writable[0] if writable and not accounts.has_write_target(user)
+            else None,
         }),
         sealed_credentials=vault.seal(secret_key, json.dumps({"password": password})),
         refreshed_at=now, created_at=now,
@@ -238,8 +241,12 @@ def account_choice(source: CalendarSource) -> AccountChoice:
 
 def choose_account_calendars(
     source: CalendarSource, busy_calendars: Collection[str], write_calendar: str | None
-) -> None:
-    """Keep which calendars count as busy and which one receives confirmed events."""
+) -> list[str]:
+    """Keep which calendars count as busy and which one receives confirmed events.
+
+    Confirmed interviews go to one calendar only: choosing one here takes the role from the
+    user's other accounts, whose names are returned (to tell the user).
+    """
     choice = account_choice(source)
     known = {calendar.id for calendar in choice.calendars}
     writable = {calendar.id for calendar in choice.calendars if calendar.can_write}
@@ -253,7 +260,16 @@ def choose_account_calendars(
     ]
     settings["write_calendar"] = write_calendar
     source.settings = json.dumps(settings)
+    relieved = []
+    if write_calendar is not None:
+        for other in source.user.calendars:
+            other_settings = accounts.settings_of(other) if other.kind in ACCOUNT_KINDS else {}
+            if other is not source and other_settings.get("write_calendar"):
+                other_settings["write_calendar"] = None
+                other.settings = json.dumps(other_settings)
+                relieved.append(other.name)
     db.session.commit()
+    return relieved
 
 
 def _refresh_caldav(source: CalendarSource, now: datetime, secret_key: vault.Keys) -> None:

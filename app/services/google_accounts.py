@@ -66,7 +66,8 @@ def connect(
         settings: dict[str, Any] = {
             "account": account,
             "busy_calendars": [e["id"] for e in entries if _selected(e)],
-            "write_calendar": primary["id"],
+            # Confirmed interviews go to one calendar: the primary, unless another account's.
+            "write_calendar": None if _writes_elsewhere(user) else primary["id"],
             "send_mail": False,
         }
         stored: Mapping[str, Any] = {}
@@ -197,6 +198,11 @@ def sends_mail(source: CalendarSource) -> bool:
 
 def account_of(source: CalendarSource) -> str:
     return _settings(source).get("account", "")
+
+
+def _writes_elsewhere(user: User) -> bool:
+    """Whether another account of the user's receives confirmed interviews already."""
+    return any(_settings(source).get("write_calendar") for source in user.calendars)
 
 
 def _account_source(user: User, account: str) -> CalendarSource | None:

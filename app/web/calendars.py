@@ -134,11 +134,16 @@ def account_calendars(source_id: int):
     elif form.validate():
         write = None if form.write.data == NO_CALENDAR else form.write.data
         try:
-            calendars.choose_account_calendars(source, form.busy.data, write)
+            relieved = calendars.choose_account_calendars(source, form.busy.data, write)
         except calendars.CalendarProblem as problem:
             form.busy.errors = [*form.busy.errors, str(problem)]
         else:
             flash(f"Saved the calendars of {source.name}.")
+            if relieved:
+                flash(
+                    f"Confirmed interviews now go to this account only, no longer to"
+                    f" {', '.join(relieved)}."
+                )
             return redirect(url_for(".index"))
     status = 400 if form.errors else 200
     return render_template("calendars/account.html", source=source, form=form), status

@@ -19,7 +19,7 @@ from app.services import account_answers, busy, calendars
 from calendar_providers import provider_class
 from calendar_providers.caldav import CaldavProvider
 from tests.providers.radicale_server import PASSWORD, USER, free_port, running_radicale
-from tests.web.conftest import csrf_token, post_form, sign_up
+from tests.web.conftest import NOW, csrf_token, post_form, sign_up
 from tests.web.test_accessibility import unlabelled
 from tests.web.test_interviews import create_typed
 from tests.web.test_letters_page import submit, text_part
@@ -352,3 +352,21 @@ def test_connect_propose_send_pick_and_find_the_event_on_the_server(
         if event.uid == uid
     ]
     assert [event.start for event in on_server] == [start]
+
+
+def test_a_second_account_does_not_take_confirmed_interviews_from_the_first(app, client, radicale):
+    sign_up(client)
+    with app.app_context():
+        user = db.session.scalar(db.select(User).filter_by(email=ME))
+        db.session.add(
+            CalendarSource(
+                user_id=user.id, kind="google", name="me on Google", created_at=NOW,
+                settings=json.dumps({"calendar_names": {ME: ME}, "write_calendar": ME}),
+            )
+        )  # fmt: skip
+        db.session.commit()
+
+    assert connect(client, radicale.url).status_code == 302
+
+    (caldav,) = [source for source in sources(app) if source.kind == "caldav"]
+    assert settings(caldav)["write_calendar"] is None

@@ -23,7 +23,7 @@ from tests.fakes.google_server import (
     GMAIL_SEND_SCOPE,
     Consent,
 )
-from tests.web.conftest import csrf_token, post_form, sign_up, web_app
+from tests.web.conftest import NOW, csrf_token, post_form, sign_up, web_app
 from tests.web.google_helpers import ME, connect_google, google_config, visit_google
 
 TEAM = "team-calendar@group.calendar.google.com"
@@ -352,3 +352,30 @@ def test_sign_in_when_google_will_not_say_who_you_are_makes_no_account(google_ap
     assert browser.get("/calendars/").status_code == 302  # still signed out
     with google_app.app_context():
         assert db.session.scalar(db.select(db.func.count(User.id))) == 0
+
+
+def test_confirmed_interviews_go_to_one_calendar_across_accounts(google_app, client, fake):
+    with google_app.app_context():
+        user = db.session.scalar(db.select(User).filter_by(email="ana@example.org"))
+        caldav = CalendarSource(
+            user_id=user.id, kind="caldav", name="ana on caldav.example.org", created_at=NOW,
+            settings=json.dumps({"calendar_names": {"/work/": "Work"}, "busy_calendars": [],
+                                 "writable_calendars": ["/work/"], "write_calendar": "/work/"}),
+        )  # fmt: skip
+        db.session.add(caldav)
+        db.session.commit()
+        caldav_id = caldav.id
+        google = connect_google(client, fake)
+        assert json.loads(google.settings)["write_calendar"] is None  # the CalDAV one stays
+        path = f"/calendars/{google.id}/calendars"
+
+    post_form(client, path, {"busy": [ME], "write": ME})
+
+    assert "no longer to ana on caldav.example.org" in _flashes(client)
+    with google_app.app_context():
+        assert (
+            json.loads(db.session.get(CalendarSource, caldav_id).settings)["write_calendar"] is None
+        )
+        assert (
+            json.loads(db.session.get(CalendarSource, google.id).settings)["write_calendar"] == ME
+        )
