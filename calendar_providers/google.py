@@ -36,6 +36,7 @@ from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
+from app.scheduling.intervals import merge
 from app.scheduling.model import BUSY, TENTATIVE, BusyEvent, require_aware
 from calendar_providers.base import (
     AuthError,
@@ -69,7 +70,7 @@ MAX_DELETED_IDS = 5  # ids of deleted events stepped over before giving up
 # The private extended property that keeps the UID Newslot gave an event it wrote: an event
 # inserted under our own id gets an iCalUID of Google's making.
 NEWSLOT_UID = "newslotUid"
-_WRITERS = frozenset({"owner", "writer"})
+WRITERS = frozenset({"owner", "writer"})  # access roles that may add events
 # What a call needs, in the words of Google's consent screen (for "permission to ..." messages).
 SEE_CALENDARS = "see the list of your calendars"
 SEE_BUSY = "see when your calendars are busy"
@@ -155,7 +156,7 @@ class GoogleProvider(CalendarProvider):
     def list_calendars(self) -> list[CalendarInfo]:
         """The account's calendar list, the primary calendar first."""
         return [
-            CalendarInfo(entry["id"], _entry_name(entry), entry.get("accessRole") in _WRITERS)
+            CalendarInfo(entry["id"], entry_name(entry), entry.get("accessRole") in WRITERS)
             for entry in self._calendar_list()
         ]
 
@@ -211,7 +212,7 @@ class GoogleProvider(CalendarProvider):
                 calendar=calendars[calendar_id],
             )
             for calendar_id, found in blocks.items()
-            for block_start, block_end in _merged(found)
+            for block_start, block_end in merge(found)
             if block_start < end and block_end > start
         ]
         events.sort(key=lambda event: (event.start, event.end, event.uid))
@@ -413,12 +414,8 @@ class GoogleProvider(CalendarProvider):
             return dict(self.chosen)
         entries = self._calendar_list()
         if self.chosen is None:
-            return {
-                entry["id"]: _entry_name(entry)
-                for entry in entries
-                if entry.get("primary") or (entry.get("selected") and not entry.get("hidden"))
-            }
-        names = {entry["id"]: _entry_name(entry) for entry in entries}
+            return {entry["id"]: entry_name(entry) for entry in entries if shown_by_default(entry)}
+        names = {entry["id"]: entry_name(entry) for entry in entries}
         return {calendar_id: names.get(calendar_id, calendar_id) for calendar_id in self.chosen}
 
     def authorized_http(self) -> AuthorizedHttp:
@@ -485,7 +482,14 @@ def _moment(value: dict, tz: ZoneInfo) -> tuple[datetime, bool]:
     return moment.astimezone(tz), False
 
 
-def _entry_name(entry: dict) -> str:
+def shown_by_default(entry: dict) -> bool:
+    """Whether Google shows the calendar in the user's list: the primary one, or a selected one
+    that is not hidden (what counts as busy until the user chooses)."""
+    return bool(entry.get("primary") or (entry.get("selected") and not entry.get("hidden")))
+
+
+def entry_name(entry: dict) -> str:
+    """The calendar's name as the user sees it in Google Calendar."""
     return entry.get("summaryOverride") or entry.get("summary") or entry["id"]
 
 
@@ -509,17 +513,6 @@ def _spans(
         stop = min(start + longest, end)
         yield start, stop
         start = stop
-
-
-def _merged(blocks: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """Overlapping or touching blocks joined, so a block cut at a chunk boundary is one again."""
-    joined: list[tuple[datetime, datetime]] = []
-    for start, end in sorted(blocks):
-        if joined and start <= joined[-1][1]:
-            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
-        elif start < end:
-            joined.append((start, end))
-    return joined
 
 
 def _library_expiry(value: str | datetime | None) -> datetime | None:

@@ -67,14 +67,8 @@ class GoogleCalendarObjects(CalendarProvider):
     def list_calendars(self) -> list[CalendarInfo]:
         return self.provider.list_calendars()
 
-    def calendar_entries(self) -> list[dict]:
-        return self.provider.calendar_entries()
-
     def busy(self, start: datetime, end: datetime, tz: ZoneInfo) -> BusyReport:
         return self.provider.busy(start, end, tz)
-
-    def events(self, start: datetime, end: datetime, tz: ZoneInfo) -> BusyReport:
-        return self.provider.events(start, end, tz)
 
     # Writing
 

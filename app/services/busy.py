@@ -36,14 +36,6 @@ _lock = Lock()
 Span = tuple[datetime, datetime]
 
 
-@dataclass(frozen=True)
-class Busy:
-    """Busy events from every source, and notes (skipped parts, unreadable sources)."""
-
-    events: tuple[BusyEvent, ...]
-    notes: tuple[str, ...]
-
-
 def read_busy(
     user: User,
     start: datetime,
@@ -52,7 +44,7 @@ def read_busy(
     named: Span | None = None,
     secret_key: vault.Keys,
     cache_dir: Path,
-) -> Busy:
+) -> BusyReport:
     """Busy time of all the user's calendars over [start, end), in the user's zone.
 
     Files, feeds and CalDAV give every event with its title and UID. Google gives free/busy
@@ -85,7 +77,7 @@ def read_busy(
             continue
         events.extend(event for event in report.events if event.end > start and event.start < end)
         notes.extend(report.notes)
-    return Busy(tuple(events), tuple(notes))
+    return BusyReport(tuple(events), tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -101,17 +93,16 @@ class _Query:
     cache_dir: Path
 
 
-def _file_busy(source: CalendarSource, user: User, query: _Query) -> BusyReport:
-    """An upload's or a feed's busy time, parsed once per content and window."""
-    data = _content(source, query.secret_key, query.cache_dir)
+def _upload_busy(source: CalendarSource, user: User, query: _Query) -> BusyReport:
+    """An uploaded file's busy time, parsed once per content and window."""
+    return _cached_busy(source.name, source.content or b"", user.email, *query.window, query.tz)
+
+
+def _feed_busy(source: CalendarSource, user: User, query: _Query) -> BusyReport:
+    """A feed's busy time: revalidated with its server (from disk on 304), parsed once per
+    content and window."""
+    data = fetch_calendar(vault.unseal(query.secret_key, source.sealed_url), query.cache_dir).data
     return _cached_busy(source.name, data, user.email, *query.window, query.tz)
-
-
-def _content(source: CalendarSource, secret_key: vault.Keys, cache_dir: Path) -> bytes:
-    """An upload's bytes, or a feed's (revalidated with its server, served from disk on 304)."""
-    if source.kind == "feed":
-        return fetch_calendar(vault.unseal(secret_key, source.sealed_url), cache_dir).data
-    return source.content or b""
 
 
 def _cached_busy(
@@ -153,8 +144,8 @@ def _google_busy(source: CalendarSource, user: User, query: _Query) -> BusyRepor
 
 
 _READERS: dict[str, Callable[[CalendarSource, User, _Query], BusyReport]] = {
-    "upload": _file_busy,
-    "feed": _file_busy,
+    "upload": _upload_busy,
+    "feed": _feed_busy,
     accounts.CALDAV: _caldav_busy,
     accounts.GOOGLE: _google_busy,
 }

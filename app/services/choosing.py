@@ -16,7 +16,7 @@ from app.models import Interview, Offer, OfferSlot, User
 from app.scheduling import model as core
 from app.scheduling.conflicts import conflicts
 from app.scheduling.proposals import propose
-from app.services.busy import Busy, read_busy
+from app.services.busy import read_busy
 from app.services.interviews import (
     MAX_SLOTS,
     as_core_interview,
@@ -24,6 +24,7 @@ from app.services.interviews import (
     recognise_own_event,
     rules_for,
 )
+from calendar_providers.base import BusyReport
 
 
 class SlotProblem(ValueError):
@@ -67,7 +68,7 @@ class _Search:
     own: core.Interview
     rules: core.Rules
     now: datetime
-    busy: Busy
+    busy: BusyReport
 
     @classmethod
     def open(

@@ -29,7 +29,7 @@ from app.models import CalendarSource, User
 from app.services import google_auth
 from app.services.google_auth import GoogleAuthProblem, Grant
 from calendar_providers.base import AuthError, ProviderError
-from calendar_providers.google import GoogleProvider
+from calendar_providers.google import WRITERS, GoogleProvider, entry_name, shown_by_default
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def connect(
         db.session.add(source)
         settings: dict[str, Any] = {
             "account": account,
-            "busy_calendars": [e["id"] for e in entries if _selected(e)],
+            "busy_calendars": [e["id"] for e in entries if shown_by_default(e)],
             # Confirmed interviews go to one calendar: the primary, unless another account's.
             "write_calendar": None if _writes_elsewhere(user) else primary["id"],
             "send_mail": False,
@@ -156,7 +156,9 @@ def refresh(source: CalendarSource, now: datetime, *, keys: vault.Keys, client: 
         known = settings.get("calendar_names", {})
         chosen = set(settings.get("busy_calendars", ()))
         settings["busy_calendars"] = [
-            e["id"] for e in entries if e["id"] in chosen or (e["id"] not in known and _selected(e))
+            e["id"]
+            for e in entries
+            if e["id"] in chosen or (e["id"] not in known and shown_by_default(e))
         ]
         _list_into(settings, entries)
         if settings.get("write_calendar") not in settings["writable_calendars"]:
@@ -216,24 +218,14 @@ def _list_into(settings: dict, entries: list[dict]) -> None:
     """The calendars as listed now (hidden ones left out unless already counted as busy)."""
     chosen = set(settings.get("busy_calendars", ()))
     shown = [e for e in entries if not e.get("hidden") or e["id"] in chosen]
-    settings["calendar_names"] = {e["id"]: _name(e) for e in shown}
-    settings["writable_calendars"] = [
-        e["id"] for e in shown if e.get("accessRole") in ("owner", "writer")
-    ]
+    settings["calendar_names"] = {e["id"]: entry_name(e) for e in shown}
+    settings["writable_calendars"] = [e["id"] for e in shown if e.get("accessRole") in WRITERS]
     settings["busy_calendars"] = [
         c for c in settings.get("busy_calendars", ()) if c in settings["calendar_names"]
     ]
     zone = next((e.get("timeZone") for e in entries if e.get("primary")), None)
     if zone:
         settings["time_zone"] = zone
-
-
-def _selected(entry: dict) -> bool:
-    return bool(entry.get("primary") or (entry.get("selected") and not entry.get("hidden")))
-
-
-def _name(entry: dict) -> str:
-    return entry.get("summaryOverride") or entry.get("summary") or entry["id"]
 
 
 def _merged(stored: Mapping[str, Any], new: Mapping[str, Any]) -> dict:

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import CalendarSource, Interview, User
 from app.services import account_answers, busy, calendars
 from calendar_providers import provider_class
+from calendar_providers.base import BusyReport
 from calendar_providers.caldav import CaldavProvider
 from tests.providers.radicale_server import PASSWORD, USER, free_port, running_radicale
 from tests.web.conftest import NOW, csrf_token, post_form, sign_up
@@ -85,7 +86,7 @@ def settings(source: CalendarSource) -> dict:
     return json.loads(source.settings)
 
 
-def read(app, start=DAY_START, end=DAY_END) -> busy.Busy:
+def read(app, start=DAY_START, end=DAY_END) -> BusyReport:
     with app.app_context():
         user = db.session.scalar(db.select(User).filter_by(email=ME))
         return busy.read_busy(
