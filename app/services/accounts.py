@@ -18,13 +18,16 @@ from typing import Any
 from app import google_client, vault
 from app.models import CalendarSource, User
 from app.services import google_accounts
+from app.services.account_settings import (  # noqa: F401 (the kinds are used as accounts.*)
+    ACCOUNT_KINDS,
+    CALDAV,
+    GOOGLE,
+    has_write_target,
+    settings_of,
+)
 from calendar_providers import provider_class
 from calendar_providers.base import AuthError
 from calendar_providers.google_objects import GoogleCalendarObjects
-
-CALDAV = "caldav"
-GOOGLE = google_accounts.GOOGLE
-ACCOUNT_KINDS = (CALDAV, GOOGLE)
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,6 @@ class WriteTarget:
     source: CalendarSource
     provider: Any
     calendar_id: str
-
-
-def settings_of(source: CalendarSource) -> dict[str, Any]:
-    return json.loads(source.settings or "{}")
 
 
 def provider_for(source: CalendarSource, user: User, *, secret_key: vault.Keys):
@@ -81,18 +80,9 @@ def configured_google() -> google_client.GoogleClient:
     return client
 
 
-def has_write_target(user: User) -> bool:
-    """Whether one of the user's accounts already receives confirmed events (no network)."""
-    return any(
-        source.kind in ACCOUNT_KINDS and settings_of(source).get("write_calendar")
-        for source in user.calendars
-    )
-
-
 def write_target(user: User, *, secret_key: vault.Keys) -> WriteTarget | None:
     """The first account with a calendar chosen for confirmed events, or None."""
     for source in user.calendars:
-        if source.kind in ACCOUNT_KINDS and settings_of(source).get("write_calendar"):
-            provider = provider_for(source, user, secret_key=secret_key)
-            return WriteTarget(source, provider, settings_of(source)["write_calendar"])
+        if source.kind in ACCOUNT_KINDS and (calendar := settings_of(source).get("write_calendar")):
+            return WriteTarget(source, provider_for(source, user, secret_key=secret_key), calendar)
     return None

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -27,14 +28,16 @@ from app.extensions import db
 from app.google_client import GoogleClient
 from app.models import CalendarSource, User
 from app.services import google_auth
+from app.services.account_settings import GOOGLE, has_write_target, settings_of
 from app.services.google_auth import GoogleAuthProblem, Grant
+from calendar_providers import google_errors
 from calendar_providers.base import AuthError, ProviderError
 from calendar_providers.google import WRITERS, GoogleProvider, entry_name, shown_by_default
 
 log = logging.getLogger(__name__)
 
-GOOGLE = "google"
 RECONNECT = "reconnect"  # settings flag: Google refused the saved access
+UNREADABLE = "The saved Google access cannot be read any more; reconnect Google."
 
 
 def connect(
@@ -67,12 +70,12 @@ def connect(
             "account": account,
             "busy_calendars": [e["id"] for e in entries if shown_by_default(e)],
             # Confirmed interviews go to one calendar: the primary, unless another account's.
-            "write_calendar": None if _writes_elsewhere(user) else primary["id"],
+            "write_calendar": None if has_write_target(user) else primary["id"],
             "send_mail": False,
         }
         stored: Mapping[str, Any] = {}
     else:
-        settings = _settings(source)
+        settings = settings_of(source)
         stored = _credentials(source, keys)
     _list_into(settings, entries)
     settings.pop(RECONNECT, None)
@@ -91,7 +94,7 @@ def enable_gmail(source: CalendarSource, grant: Grant, *, keys: vault.Keys) -> N
             "Google did not give Newslot permission to send email for you, so letters still go"
             " out the usual way."
         )
-    settings = _settings(source)
+    settings = settings_of(source)
     settings["send_mail"] = True
     settings.pop(RECONNECT, None)
     source.settings = json.dumps(settings)
@@ -103,7 +106,7 @@ def enable_gmail(source: CalendarSource, grant: Grant, *, keys: vault.Keys) -> N
 
 def disable_gmail(source: CalendarSource) -> None:
     """Letters go out the usual way again (the permission stays until disconnected)."""
-    settings = _settings(source)
+    settings = settings_of(source)
     settings["send_mail"] = False
     source.settings = json.dumps(settings)
     db.session.commit()
@@ -113,7 +116,7 @@ def provider(
     source: CalendarSource, user: User, *, keys: vault.Keys, client: GoogleClient
 ) -> GoogleProvider:
     """The account's provider, saving refreshed tokens as google-auth obtains them."""
-    settings = _settings(source)
+    settings = settings_of(source)
     credentials = _credentials(source, keys)
     source_id = source.id
 
@@ -141,11 +144,11 @@ def provider(
 def refresh(source: CalendarSource, now: datetime, *, keys: vault.Keys, client: GoogleClient):
     """List the calendars again: choices stay for those still there, a new calendar counts as
     busy if Google shows it (selected); a refused grant asks the user to reconnect."""
-    settings = _settings(source)
+    settings = settings_of(source)
     try:
         entries = provider(source, source.user, keys=keys, client=client).calendar_entries()
     except vault.VaultError:
-        source.error = "The saved Google access cannot be read any more; reconnect Google."
+        source.error = UNREADABLE
         settings[RECONNECT] = True
     except AuthError as error:
         source.error = str(error)
@@ -169,9 +172,25 @@ def refresh(source: CalendarSource, now: datetime, *, keys: vault.Keys, client: 
     db.session.commit()
 
 
+@contextmanager
+def refusals_marked(source: CalendarSource) -> Iterator[None]:
+    """A use of the account: refused at once while it waits to be reconnected; a refused grant,
+    or tokens no key opens, mark it for reconnecting and come out as AuthError."""
+    if needs_reconnect(source):
+        raise AuthError(source.error or google_errors.RECONNECT)
+    try:
+        yield
+    except vault.VaultError:
+        mark_refused(source, UNREADABLE)
+        raise AuthError(UNREADABLE) from None
+    except AuthError as error:
+        mark_refused(source, str(error))
+        raise
+
+
 def mark_refused(source: CalendarSource, problem: str) -> None:
     """Remember that Google refused the saved access, so the page offers "Reconnect Google"."""
-    settings = _settings(source)
+    settings = settings_of(source)
     settings[RECONNECT] = True
     source.settings, source.error = json.dumps(settings), problem
     db.session.commit()
@@ -191,20 +210,15 @@ def disconnect(source: CalendarSource, *, keys: vault.Keys, client: GoogleClient
 
 
 def needs_reconnect(source: CalendarSource) -> bool:
-    return bool(_settings(source).get(RECONNECT))
+    return bool(settings_of(source).get(RECONNECT))
 
 
 def sends_mail(source: CalendarSource) -> bool:
-    return source.kind == GOOGLE and bool(_settings(source).get("send_mail"))
+    return source.kind == GOOGLE and bool(settings_of(source).get("send_mail"))
 
 
 def account_of(source: CalendarSource) -> str:
-    return _settings(source).get("account", "")
-
-
-def _writes_elsewhere(user: User) -> bool:
-    """Whether another account of the user's receives confirmed interviews already."""
-    return any(_settings(source).get("write_calendar") for source in user.calendars)
+    return settings_of(source).get("account", "")
 
 
 def _account_source(user: User, account: str) -> CalendarSource | None:
@@ -234,10 +248,6 @@ def _merged(stored: Mapping[str, Any], new: Mapping[str, Any]) -> dict:
     merged["refresh_token"] = new.get("refresh_token") or stored.get("refresh_token")
     merged["expiry"] = new.get("expiry")
     return merged
-
-
-def _settings(source: CalendarSource) -> dict[str, Any]:
-    return json.loads(source.settings or "{}")
 
 
 def _credentials(source: CalendarSource, keys: vault.Keys) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from app.services import accounts, google_accounts
 from app.services.account_answers import connection, remembered
 from calendar_providers.base import AuthError, BusyReport, ProviderError
 from calendar_providers.google import GoogleProvider
-from calendar_providers.google_errors import RECONNECT
 
 Span = tuple[datetime, datetime]
 
@@ -39,13 +38,8 @@ def read(
     free/busy blocks over the named days too, with a note. No chosen calendar, no request. A
     refused grant marks the account for reconnecting, and it is not asked again until then.
     """
-    if google_accounts.needs_reconnect(source):
-        raise AuthError(source.error or RECONNECT)
-    try:
+    with google_accounts.refusals_marked(source):
         return _read(source, user, wanted, window, named, tz, secret_key)
-    except AuthError as error:
-        google_accounts.mark_refused(source, str(error))
-        raise
 
 
 def _read(
@@ -60,14 +54,9 @@ def _read(
 
     @functools.cache
     def provider() -> GoogleProvider:  # made only when an answer is not remembered
-        try:
-            return google_accounts.provider(
-                source, user, keys=secret_key, client=accounts.configured_google()
-            )
-        except vault.VaultError:
-            raise AuthError(
-                "The saved Google access cannot be read any more; reconnect Google."
-            ) from None
+        return google_accounts.provider(
+            source, user, keys=secret_key, client=accounts.configured_google()
+        )
 
     events: list[BusyEvent] = []
     notes: list[str] = []

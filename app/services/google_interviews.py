@@ -17,7 +17,7 @@ from app import vault
 from app.models import CalendarSource, User
 from app.services import accounts, google_accounts
 from app.services.interviews import Details, company_and_role
-from calendar_providers.base import AuthError, ProviderError
+from calendar_providers.base import ProviderError
 
 LOOK_AHEAD = timedelta(days=60)
 MOST_SHOWN = 50
@@ -58,7 +58,8 @@ def upcoming(user: User, now: datetime, *, secret_key: vault.Keys) -> Listing:
         except ProviderError as error:
             notes.append(f"{source.name}: {error}")
             continue
-        found += (_upcoming(source, item, user) for item in items)
+        account = google_accounts.account_of(source)
+        found += (_upcoming(source, account, item, user) for item in items)
     found.sort(key=lambda event: event.start)
     return Listing(tuple(found[:MOST_SHOWN]), tuple(notes))
 
@@ -117,11 +118,9 @@ def _upcoming_items(
 
     A refused grant marks the account for reconnecting, as reading busy time does.
     """
-    if google_accounts.needs_reconnect(source):
-        raise AuthError(source.error or "Google refused the saved access; reconnect Google.")
     settings = accounts.settings_of(source)
-    calendar_id = settings.get("write_calendar") or google_accounts.account_of(source)
-    try:
+    calendar_id = settings.get("write_calendar") or settings.get("account", "")
+    with google_accounts.refusals_marked(source):
         provider = google_accounts.provider(
             source, user, keys=secret_key, client=accounts.configured_google()
         )
@@ -132,13 +131,6 @@ def _upcoming_items(
                 if len(items) == MOST_SHOWN:
                     break
         return items
-    except vault.VaultError:
-        problem = "The saved Google access cannot be read any more; reconnect Google."
-        google_accounts.mark_refused(source, problem)
-        raise AuthError(problem) from None
-    except AuthError as error:
-        google_accounts.mark_refused(source, str(error))
-        raise
 
 
 def _is_upcoming(item: dict, now: datetime, user: User) -> bool:
@@ -146,7 +138,7 @@ def _is_upcoming(item: dict, now: datetime, user: User) -> bool:
     return "dateTime" in item.get("start", {}) and _moment(item["start"], user) >= now
 
 
-def _upcoming(source: CalendarSource, item: dict, user: User) -> Upcoming:
+def _upcoming(source: CalendarSource, account: str, item: dict, user: User) -> Upcoming:
     organizer = item.get("organizer", {})
     named = organizer.get("displayName") or organizer.get("email", "")
     return Upcoming(
@@ -155,7 +147,7 @@ def _upcoming(source: CalendarSource, item: dict, user: User) -> Upcoming:
         start=_moment(item["start"], user),
         end=_moment(item["end"], user),
         organiser="" if organizer.get("self") else named,
-        account=google_accounts.account_of(source),
+        account=account,
     )
 
 

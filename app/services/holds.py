@@ -48,15 +48,6 @@ class HoldStatus:
     problems: tuple[str, ...]  # why some are not held (or not removed), in plain words
 
 
-def can_hold(user: User) -> bool:
-    """Whether the user has a calendar that takes holds (read from settings: no network)."""
-    return any(
-        source.kind in accounts.ACCOUNT_KINDS
-        and bool(accounts.settings_of(source).get("write_calendar"))
-        for source in user.calendars
-    )
-
-
 def place_holds(offer: Offer, user: User, now: datetime, *, secret_key: vault.Keys) -> int:
     """Hold each offered time on the user's calendar for confirmed events; how many are held.
 

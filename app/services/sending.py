@@ -249,9 +249,7 @@ def transport_for(user: User, config: Mapping[str, Any], instance_path: str | Pa
     try:
         google = google_accounts.provider(source, user, keys=config["VAULT_KEYS"], client=client)
     except vault.VaultError:
-        google_accounts.mark_refused(
-            source, "The saved Google access cannot be read any more; reconnect Google."
-        )
+        google_accounts.mark_refused(source, google_accounts.UNREADABLE)
         raise ValueError(
             "the saved Google access cannot be read any more; reconnect Google"
         ) from None

@@ -22,7 +22,7 @@ from flask_login import current_user, login_required
 from app.mail import Transport
 from app.messages.letters import DEFAULT_REASON, REASONS, Letter
 from app.models import Interview, Message
-from app.services import cancelling, holds, sending
+from app.services import accounts, cancelling, sending
 from app.services.interviews import in_both_zones, owned_interview
 from app.web.clock import now
 from app.web.forms import ActionForm, LetterForm
@@ -164,7 +164,7 @@ def _page(
         public_url=_public_url(),
         delivery=sending.describe_transport(current_user, current_app.config),
         sender=sending.sender_address(current_user, current_app.config),
-        can_hold=holds.can_hold(current_user),
+        can_hold=accounts.has_write_target(current_user),
     ), status
 
 
