@@ -76,7 +76,7 @@ def connect(
         stored: Mapping[str, Any] = {}
     else:
         settings = settings_of(source)
-        stored = _credentials(source, keys)
+        stored = _replaced_credentials(source, keys)
     _list_into(settings, entries)
     settings.pop(RECONNECT, None)
     source.settings = json.dumps(settings)
@@ -98,7 +98,7 @@ def enable_gmail(source: CalendarSource, grant: Grant, *, keys: vault.Keys) -> N
     settings["send_mail"] = True
     settings.pop(RECONNECT, None)
     source.settings = json.dumps(settings)
-    stored = _credentials(source, keys)
+    stored = _replaced_credentials(source, keys)
     source.sealed_credentials = vault.seal(keys, json.dumps(_merged(stored, grant.credentials)))
     source.error = None
     db.session.commit()
@@ -198,10 +198,7 @@ def mark_refused(source: CalendarSource, problem: str) -> None:
 
 def disconnect(source: CalendarSource, *, keys: vault.Keys, client: GoogleClient | None) -> bool:
     """Revoke the grant at Google and delete the account here; whether Google confirmed it."""
-    try:
-        credentials = _credentials(source, keys)
-    except vault.VaultError:
-        credentials = {}
+    credentials = _replaced_credentials(source, keys)
     token = credentials.get("refresh_token") or credentials.get("token")
     revoked = client is not None and google_auth.revoke(client, token)
     db.session.delete(source)
@@ -252,6 +249,15 @@ def _merged(stored: Mapping[str, Any], new: Mapping[str, Any]) -> dict:
 
 def _credentials(source: CalendarSource, keys: vault.Keys) -> dict[str, Any]:
     return json.loads(vault.unseal(keys, source.sealed_credentials or ""))
+
+
+def _replaced_credentials(source: CalendarSource, keys: vault.Keys) -> dict[str, Any]:
+    """The stored credentials about to be replaced or revoked; none when no key opens them any
+    more (a new grant then takes their place whole: consent always brings a refresh token)."""
+    try:
+        return _credentials(source, keys)
+    except vault.VaultError:
+        return {}
 
 
 def _joined(words: list[str]) -> str:

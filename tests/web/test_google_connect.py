@@ -379,3 +379,26 @@ def test_confirmed_interviews_go_to_one_calendar_across_accounts(google_app, cli
         assert (
             json.loads(db.session.get(CalendarSource, google.id).settings)["write_calendar"] == ME
         )
+
+
+def test_reconnecting_after_the_secret_key_was_lost_mends_the_account(
+    tmp_path, google_app, client, fake
+):
+    with google_app.app_context():
+        source_id = connect_google(client, fake).id
+    lost_key = web_app(tmp_path, SECRET_KEY="a key that opens nothing", **google_config(fake))
+    browser = lost_key.test_client()
+    post_form(
+        browser, "/sign-in", {"email": "ana@example.org", "password": "correct horse battery"}
+    )
+    post_form(browser, f"/calendars/{source_id}/refresh", {}, form_page="/calendars/")
+    assert "Reconnect Google</button>" in _flashes(browser)
+
+    answer = visit_google(browser, fake, "/google/connect", "/calendars/")
+
+    assert answer.status_code == 302
+    page = _flashes(browser)
+    assert f"Connected {ME}." in page and "Reconnect Google</button>" not in page
+    with lost_key.app_context():
+        sealed = db.session.get(CalendarSource, source_id).sealed_credentials
+    assert json.loads(vault.unseal("a key that opens nothing", sealed))["refresh_token"]
