@@ -416,7 +416,7 @@ def _write_email(options: dict, written, recipient, confirmed: Slot | None, now:
         InviteError,
         InviteEvent,
         build_invite,
-        new_uid,
+        new_uid_for,
     )
     from app.messages.mime import build_imip_message
 
@@ -426,7 +426,7 @@ def _write_email(options: dict, written, recipient, confirmed: Slot | None, now:
     invite = None
     if confirmed is not None:
         event = InviteEvent(
-            uid=new_uid(sender.email.rpartition("@")[2]),
+            uid=new_uid_for(sender.email),
             summary=f"Interview: {options['role']}, {options['company']}",
             start=confirmed.start,
             end=confirmed.end,
@@ -475,7 +475,7 @@ def _write_email(options: dict, written, recipient, confirmed: Slot | None, now:
 @click.option("--description", metavar="TEXT")
 @click.option("--now", "now_text", metavar="YYYY-MM-DDTHH:MM", help="Fixes DTSTAMP (in --tz).")
 def ics(**options) -> None:
-    from app.messages.invites import Attendee, InviteError, InviteEvent, build_invite, new_uid
+    from app.messages.invites import Attendee, InviteError, InviteEvent, build_invite, new_uid_for
 
     tz = parse_zone(options["tz_name"])
     start = parse_wall_clock(options["start"], tz, "--start")
@@ -488,7 +488,7 @@ def ics(**options) -> None:
     attendees = [parse_person_option(text, "--attendee") for text in options["attendees"]]
     try:
         event = InviteEvent(
-            uid=options["uid"] or new_uid(organizer.email.rpartition("@")[2]),
+            uid=options["uid"] or new_uid_for(organizer.email),
             summary=options["summary"],
             start=start,
             end=end,

@@ -25,6 +25,7 @@ from app.scheduling.model import require_aware
 
 REQUEST, CANCEL, REPLY, COUNTER = "REQUEST", "CANCEL", "REPLY", "COUNTER"
 METHODS = (REQUEST, CANCEL, REPLY, COUNTER)
+_UID_FALLBACK_DOMAIN = "newslot.invalid"
 ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
 PRODID = "-//Newslot//Newslot//EN"
 # Methods a received file may carry and still be an invitation to an event we can take in.
@@ -132,6 +133,18 @@ def new_uid(domain: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9.-]+", domain):
         raise InviteError(f"{domain!r} is not a domain name")
     return f"{uuid.uuid4()}@{domain}"
+
+
+def new_uid_for(email: str) -> str:
+    """A new UID under the organizer's mail domain (in ASCII), as their own calendar would make;
+    under `newslot.invalid` when the domain cannot be written in ASCII."""
+    try:
+        domain = email.rpartition("@")[2].encode("idna").decode("ascii")
+    except UnicodeError:
+        domain = _UID_FALLBACK_DOMAIN
+    if not re.fullmatch(r"[A-Za-z0-9.-]+", domain):
+        domain = _UID_FALLBACK_DOMAIN
+    return new_uid(domain)
 
 
 def build_invite(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ from icalendar import Calendar
 from app import vault
 from app.extensions import db
 from app.mail.base import message_bytes
-from app.messages.invites import REQUEST, Person, build_invite, new_uid
+from app.messages.invites import REQUEST, Person, build_invite, new_uid_for
 from app.messages.letters import compose, format_slot
 from app.messages.mime import build_imip_message
 from app.models import CONFIRMED, Interview, Message, Offer, OfferSlot, User
@@ -45,7 +44,6 @@ log = logging.getLogger(__name__)
 CONFIRMATION = "confirmation"
 # How an answer to `pick` turned out.
 CONFIRMED_NOW, ALREADY_ANSWERED, NO_LONGER_FREE = "confirmed", "already answered", "busy"
-_UID_FALLBACK_DOMAIN = "newslot.invalid"
 
 
 @dataclass(frozen=True)
@@ -338,16 +336,7 @@ def _event_identity(interview: Interview, candidate: User) -> tuple[str, int]:
         return interview.confirmed_uid, interview.confirmed_sequence + 1
     if interview.organised_by_user and interview.uid:
         return interview.uid, interview.sequence + 1
-    return new_uid(_uid_domain(candidate.email)), 0
-
-
-def _uid_domain(email: str) -> str:
-    """The candidate's mail domain (in ASCII) for new UIDs, as their own calendar would use."""
-    try:
-        domain = email.rpartition("@")[2].encode("idna").decode("ascii")
-    except UnicodeError:
-        return _UID_FALLBACK_DOMAIN
-    return domain if re.fullmatch(r"[A-Za-z0-9.-]+", domain) else _UID_FALLBACK_DOMAIN
+    return new_uid_for(candidate.email), 0
 
 
 def _confirmation_email(

@@ -157,3 +157,13 @@ def test_import_invite_reads_back_what_ics_wrote(capsys, tmp_path):
 def test_import_invite_refuses_a_non_invite(capsys):
     code, out, err = run(capsys, "import-invite", DEMO, "--json")
     assert code == 2 and out == "" and err.startswith("newslot: error: demo.ics: ")
+
+
+def test_a_new_uid_takes_the_organizers_domain_even_when_it_is_not_ascii(capsys):
+    args = [*INVITE, "--method", "REQUEST"]
+    del args[args.index("--uid") : args.index("--uid") + 2]  # let the command make one
+    args[args.index("--organizer") + 1] = "Ana Müller <ana@bücher.example>"
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    uid = str(icalendar.Calendar.from_ical(out).walk("VEVENT")[0]["UID"])
+    assert uid.endswith("@xn--bcher-kva.example")
