@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from jinja2.environment import TemplateModule
 from markupsafe import Markup
 
+from app.scheduling.intervals import to_utc
 from app.scheduling.model import Interview, Slot, require_aware
 
 KINDS = ("reschedule", "cancel", "virtual", "confirmation")
@@ -103,7 +104,9 @@ def compose(kind: str, reason: str, context: LetterContext) -> Letter:
     _check(kind, reason, context)
     interview = context.interview
     slots = tuple(sorted(context.slots)) if kind == "reschedule" else ()
-    urgent = kind != "confirmation" and timedelta(0) < interview.start - context.now < URGENT_WITHIN
+    # Elapsed time (UTC): on a clock-change night the wall clocks are an hour off.
+    time_left = to_utc(interview.start) - to_utc(context.now)
+    urgent = kind != "confirmation" and timedelta(0) < time_left < URGENT_WITHIN
     reply_by, reply_warnings = _reply_by(kind, context, slots)
     values = _template_values(kind, reason, context, slots, reply_by) | {"urgent": urgent}
     text = _render(kind, html=False, values=values)
@@ -237,7 +240,7 @@ def _advice(kind: str, context: LetterContext, urgent: bool) -> list[str]:
             f"The interview starts in less than 24 hours: call {interviewer} now if you can "
             "(use the phone script), then send this email so there is a written record."
         )
-    elif kind != "confirmation" and context.interview.start <= context.now:
+    elif kind != "confirmation" and to_utc(context.interview.start) <= to_utc(context.now):
         advice.append(
             "The interview time has already passed: check the date, and call if you missed it."
         )

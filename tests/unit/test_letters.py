@@ -646,3 +646,26 @@ def test_refuses_what_it_cannot_write(
 def test_refuses_a_naive_now() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         replace(SCENARIOS["berlin"], now=datetime(2025, 10, 6, 9, 0))  # noqa: DTZ001
+
+
+def test_urgency_and_lateness_count_elapsed_time_across_a_clock_change() -> None:
+    berlin = ZoneInfo("Europe/Berlin")  # clocks go back on 25 October 2026, 03:00 -> 02:00
+    context = SCENARIOS["berlin"]
+
+    def at(start: datetime, now: datetime) -> LetterContext:
+        interview = replace(context.interview, start=start, end=start + timedelta(hours=1))
+        return replace(context, interview=interview, now=now)
+
+    # 23½ hours apart on the wall clock, 24½ hours apart in fact: not urgent.
+    later = at(
+        datetime(2026, 10, 25, 3, 0, tzinfo=berlin), datetime(2026, 10, 24, 3, 30, tzinfo=berlin)
+    )
+    assert not compose("cancel", "illness", later).urgent
+    # 02:15 after the change is 45 minutes after 02:30 before it: urgent, not already passed.
+    soon = at(
+        datetime(2026, 10, 25, 2, 15, fold=1, tzinfo=berlin),
+        datetime(2026, 10, 25, 2, 30, tzinfo=berlin),
+    )
+    letter = compose("cancel", "illness", soon)
+    assert letter.urgent
+    assert not any("already passed" in warning for warning in letter.warnings)
