@@ -21,6 +21,7 @@ from icalendar import Calendar, Event, vCalAddress
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from app.messages.vtimezone import vtimezone
+from app.scheduling.intervals import to_utc
 from app.scheduling.model import require_aware
 
 REQUEST, CANCEL, REPLY, COUNTER = "REQUEST", "CANCEL", "REPLY", "COUNTER"
@@ -117,7 +118,7 @@ class InviteEvent:
             require_aware(self.end, "the end")
         except ValueError as error:
             raise InviteError(str(error)) from None
-        if self.end <= self.start:
+        if to_utc(self.end) <= to_utc(self.start):  # elapsed time, whatever the wall clocks say
             raise InviteError(
                 f"the event must end after it starts ({self.start.isoformat()} to "
                 f"{self.end.isoformat()})"
@@ -201,9 +202,14 @@ def build_invite(
 
 
 def _written_time(value: datetime) -> datetime:
-    """A named IANA zone is kept (TZID + VTIMEZONE); UTC and unnamed zones are written in UTC."""
+    """A named IANA zone is kept (TZID + VTIMEZONE); UTC and unnamed zones are written in UTC.
+
+    So is the second of a wall-clock time that happens twice (clocks going back): with a TZID a
+    client reads the first one (RFC 5545 §3.3.5), an hour early.
+    """
     zone = value.tzinfo
-    if isinstance(zone, ZoneInfo) and zone.key and zone.key not in _UTC_ZONE_KEYS:
+    repeated = value.fold == 1 and value.replace(fold=0).utcoffset() != value.utcoffset()
+    if isinstance(zone, ZoneInfo) and zone.key and zone.key not in _UTC_ZONE_KEYS and not repeated:
         return value
     return value.astimezone(UTC)
 

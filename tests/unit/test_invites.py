@@ -376,3 +376,14 @@ def test_irregular_zones_list_each_change_as_its_own_observance_without_rdate() 
 
     assert len(component.subcomponents) > 2
     assert not any("RRULE" in sub or "RDATE" in sub for sub in component.subcomponents)
+
+
+def test_an_event_ending_in_the_repeated_hour_of_a_clock_change_is_written_exactly():
+    # Clocks go back at 03:00 on 25 October 2026: 02:45 (first) to 02:15 (second) is 30 minutes.
+    start = datetime(2026, 10, 25, 2, 45, tzinfo=BERLIN)
+    end = datetime(2026, 10, 25, 2, 15, fold=1, tzinfo=BERLIN)
+    _, event = read(build_invite("REQUEST", interview(start=start, end=end), NOW))
+    assert event.decoded("DTSTART").astimezone(UTC) == datetime(2026, 10, 25, 0, 45, tzinfo=UTC)
+    assert event.decoded("DTEND") == datetime(2026, 10, 25, 1, 15, tzinfo=UTC)  # not a TZID time
+    with pytest.raises(InviteError, match="must end after it starts"):
+        interview(start=end, end=start)  # the wall clock says forward, time says back
