@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from threading import Lock
@@ -100,9 +100,12 @@ def _upload_busy(source: CalendarSource, user: User, query: _Query) -> BusyRepor
 
 def _feed_busy(source: CalendarSource, user: User, query: _Query) -> BusyReport:
     """A feed's busy time: revalidated with its server (from disk on 304), parsed once per
-    content and window."""
-    data = fetch_calendar(vault.unseal(query.secret_key, source.sealed_url), query.cache_dir).data
-    return _cached_busy(source.name, data, user.email, *query.window, query.tz)
+    content and window. A copy kept from before, used because the server failed, says so."""
+    fetched = fetch_calendar(vault.unseal(query.secret_key, source.sealed_url), query.cache_dir)
+    report = _cached_busy(source.name, fetched.data, user.email, *query.window, query.tz)
+    if fetched.note:
+        return replace(report, notes=(f"{source.name}: {fetched.note}", *report.notes))
+    return report
 
 
 def _cached_busy(

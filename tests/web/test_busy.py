@@ -78,3 +78,22 @@ def test_an_unreadable_feed_is_a_note_not_a_failure(app, client):
         )
     assert any(note.startswith("Feed: ") and "404" in note for note in result.notes)
     assert any(event.summary == "Dentist" for event in result.events)
+
+
+def test_a_feed_read_from_its_kept_copy_says_so(app, client):
+    user_id = user_with_uploads(app, client)
+    with FeedServer() as server:
+        server.routes["/cal.ics"] = Reply(body=DEMO)
+        with app.app_context():
+            user = db.session.get(User, user_id)
+            secrets = {
+                "secret_key": app.config["SECRET_KEY"],
+                "cache_dir": app.config["FEED_CACHE_DIR"],
+            }
+            calendars.add_feed(user, server.url("/cal.ics"), "Feed", NOW, **secrets)
+        server.routes["/cal.ics"] = Reply(status=503)
+        result = read(
+            app, user_id, datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)
+        )
+    assert any(event.summary == "Dentist" for event in result.events)  # from the kept copy
+    assert [note for note in result.notes if note.startswith("Feed: Could not refresh")]
