@@ -24,6 +24,7 @@ __all__ = [
     "SmtpTransport",
     "Transport",
     "transport_from_config",
+    "transport_name",
 ]
 
 TRANSPORTS: dict[str, type[Transport]] = {
@@ -31,10 +32,19 @@ TRANSPORTS: dict[str, type[Transport]] = {
 }
 
 
+def transport_name(config: Mapping[str, Any]) -> str | None:
+    """MAIL_TRANSPORT as a key of TRANSPORTS would be spelt (default "outbox"); None if not text."""
+    name = config.get("MAIL_TRANSPORT") or OutboxTransport.name
+    return name.strip().lower() if isinstance(name, str) else None
+
+
 def transport_from_config(config: Mapping[str, Any], instance_path: Path) -> Transport:
     """The transport MAIL_TRANSPORT names (default "outbox"); ValueError names a bad key."""
-    name = config.get("MAIL_TRANSPORT") or OutboxTransport.name
-    transport = TRANSPORTS.get(name.strip().lower()) if isinstance(name, str) else None
+    name = transport_name(config)
+    transport = TRANSPORTS.get(name) if name is not None else None
     if transport is None:
-        raise ValueError(f"MAIL_TRANSPORT must be one of {', '.join(TRANSPORTS)}, not {name!r}")
+        raise ValueError(
+            f"MAIL_TRANSPORT must be one of {', '.join(TRANSPORTS)}, "
+            f"not {config.get('MAIL_TRANSPORT')!r}"
+        )
     return transport.from_config(config, instance_path)

@@ -290,14 +290,12 @@ def _text(config: Mapping[str, Any], key: str) -> str | None:
 
 
 def _port(value: Any, default: int) -> int:
+    """SMTP_PORT as a number; whether it is a port number is checked by SmtpTransport itself."""
     if value is None or value == "":
         return default
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"SMTP_PORT must be a number, not {value!r}")
     try:
-        port = int(value)
+        return int(value)
     except ValueError:
         raise ValueError(f"SMTP_PORT must be a number, not {value!r}") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"SMTP_PORT {port} is not a port number (1-65535)")
-    return port

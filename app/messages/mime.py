@@ -56,7 +56,11 @@ def build_imip_message(
     message = EmailMessage(policy=SEVEN_BIT)
     message["From"] = _address(sender)
     message["To"] = [_address(person) for person in to]
-    message["Subject"] = _header_text(subject, "subject")
+    if has_control_character(subject):  # it could end the header early and start a forged one
+        raise UnsafeHeaderError(
+            f"the subject {subject!r} contains a line break or control character"
+        )
+    message["Subject"] = subject
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=sender.email.rpartition("@")[2])
     message.set_content(text)
@@ -90,14 +94,5 @@ def calendar_method(invite: bytes) -> str:
 
 
 def _address(person: Person) -> Address:
-    return Address(
-        display_name=_header_text(person.name, "name"),
-        addr_spec=_header_text(person.email, "address"),
-    )
-
-
-def _header_text(value: str, what: str) -> str:
-    """Refuse anything that could end a header line early and start a forged one."""
-    if has_control_character(value):
-        raise UnsafeHeaderError(f"the {what} {value!r} contains a line break or control character")
-    return value
+    """Person has refused line breaks and control characters in both parts already."""
+    return Address(display_name=person.name, addr_spec=person.email)

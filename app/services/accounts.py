@@ -12,10 +12,12 @@ inside its context already, for the database); GoogleProvider itself never sees 
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from app import google_client, vault
+from app.extensions import db
 from app.models import CalendarSource, User
 from app.services import google_accounts
 from app.services.account_settings import (  # noqa: F401 (the kinds are used as accounts.*)
@@ -26,7 +28,7 @@ from app.services.account_settings import (  # noqa: F401 (the kinds are used as
     settings_of,
 )
 from calendar_providers import provider_class
-from calendar_providers.base import AuthError
+from calendar_providers.base import AuthError, NotFound
 from calendar_providers.google_objects import GoogleCalendarObjects
 
 
@@ -86,3 +88,34 @@ def write_target(user: User, *, secret_key: vault.Keys) -> WriteTarget | None:
         if source.kind in ACCOUNT_KINDS and (calendar := settings_of(source).get("write_calendar")):
             return WriteTarget(source, provider_for(source, user, secret_key=secret_key), calendar)
     return None
+
+
+def owned_provider(user: User, source_id: int, *, secret_key: vault.Keys, unreadable: str):
+    """The provider of the user's account `source_id`; None when the account is gone from Newslot
+    (another user's is as good as gone). AuthError(`unreadable`) when its saved access cannot be
+    read."""
+    source = db.session.get(CalendarSource, source_id)
+    if source is None or source.user_id != user.id:
+        return None
+    try:
+        return provider_for(source, user, secret_key=secret_key)
+    except vault.VaultError:
+        raise AuthError(unreadable) from None
+
+
+def remove_event(provider: Any | None, href: str, etag: str) -> None:
+    """Delete an event Newslot wrote, guarded by its ETag (Conflict when it changed there since).
+
+    One deleted there already, or on an account that is gone (`provider` None), is as wanted.
+    """
+    if provider is None:
+        return
+    with suppress(NotFound):
+        provider.cancel_event(href, etag)
+
+
+def calendar_name(source: CalendarSource | None, calendar_id: str | None) -> str:
+    """The name the user knows a calendar of the account `source` by."""
+    if source is None:
+        return "your calendar"
+    return settings_of(source).get("calendar_names", {}).get(calendar_id, source.name)

@@ -19,7 +19,6 @@ done is kept in `event_ref` ("error") and shown to the user.
 from __future__ import annotations
 
 import json
-from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +27,7 @@ from app.extensions import db
 from app.messages.invites import CANCEL, Person, build_invite
 from app.models import CalendarSource, Interview, User
 from app.services import accounts, interview_event
-from calendar_providers.base import Conflict, NotFound, ProviderError
+from calendar_providers.base import Conflict, ProviderError
 
 # The cancel letter carries no iMIP REPLY (only a CANCEL, for events the candidate organised),
 # so only Google's own notice tells the organiser's calendar that the user declined. An
@@ -60,14 +59,18 @@ def cancel_notice(
 
 def take_off_calendars(interview: Interview, *, secret_key: vault.Keys) -> str | None:
     """Remove the event Newslot wrote and decline someone else's invitation; what failed."""
-    written = _event_ref(interview)
+    written = event_ref(interview)
     notes: list[str] = []
     still_there: dict[str, Any] = {}
     if written.get("href"):
-        source = db.session.get(CalendarSource, written["source_id"])
-        name = _calendar_name(source, written)
+        name = accounts.calendar_name(
+            db.session.get(CalendarSource, written["source_id"]), written.get("calendar")
+        )
         try:
-            _remove(interview, source, written, secret_key)
+            provider = accounts.owned_provider(
+                interview.user, written["source_id"], secret_key=secret_key, unreadable=UNREADABLE
+            )
+            accounts.remove_event(provider, written["href"], written["etag"])
         except Conflict:
             notes.append(
                 f"The interview on your calendar “{name}” was changed there after Newslot wrote"
@@ -85,23 +88,7 @@ def take_off_calendars(interview: Interview, *, secret_key: vault.Keys) -> str |
 
 def problem(interview: Interview) -> str | None:
     """What the cancellation could not do on the user's calendars, if anything."""
-    return _event_ref(interview).get("error")
-
-
-def _remove(
-    interview: Interview,
-    source: CalendarSource | None,
-    written: dict[str, Any],
-    secret_key: vault.Keys,
-) -> None:
-    if source is None or source.user_id != interview.user_id:
-        return  # the account is gone from Newslot, and with it the way to that calendar
-    try:
-        provider = accounts.provider_for(source, interview.user, secret_key=secret_key)
-    except vault.VaultError:
-        raise ProviderError(UNREADABLE) from None
-    with suppress(NotFound):  # deleted there already: that is what was wanted
-        provider.cancel_event(written["href"], written["etag"])
+    return event_ref(interview).get("error")
 
 
 def decline_original(interview: Interview, *, secret_key: vault.Keys) -> list[str]:
@@ -125,12 +112,6 @@ def decline_original(interview: Interview, *, secret_key: vault.Keys) -> list[st
     return notes
 
 
-def _calendar_name(source: CalendarSource | None, written: dict[str, Any]) -> str:
-    if source is None:
-        return "your calendar"
-    names = accounts.settings_of(source).get("calendar_names", {})
-    return names.get(written.get("calendar"), source.name)
-
-
-def _event_ref(interview: Interview) -> dict[str, Any]:
+def event_ref(interview: Interview) -> dict[str, Any]:
+    """What Newslot wrote to the user's calendar for the interview, and what failed there."""
     return json.loads(interview.event_ref) if interview.event_ref else {}

@@ -30,7 +30,6 @@ from icalendar import Calendar
 
 from app import vault
 from app.extensions import db
-from app.mail.base import message_bytes
 from app.messages.invites import REQUEST, Person, build_invite, new_uid_for
 from app.messages.letters import compose, format_slot
 from app.messages.mime import build_imip_message
@@ -124,11 +123,9 @@ def confirm(
     invite = build_invite(REQUEST, interview_event.confirmed(interview, candidate, sender), now)
     interview.confirmed_invite = invite
     email = _confirmation_email(interview, candidate, sender, invite, now)
-    message = Message(
-        user_id=candidate.id, interview_id=interview.id, kind=CONFIRMATION,
-        subject=str(email["Subject"]), recipients=", ".join(_addresses(email)),
-        eml=message_bytes(email, international=not _all_ascii(email), keep_bcc=True),
-        state=sending.QUEUED, attempts=0, created_at=now,
+    message = sending.new_message(
+        email, subject=str(email["Subject"]), user_id=candidate.id, interview_id=interview.id,
+        kind=CONFIRMATION, now=now,
     )  # fmt: skip
     db.session.add(message)
     db.session.commit()  # the pick, the confirmed interview and its letter, all or nothing
@@ -163,7 +160,7 @@ def write_event(interview: Interview, *, secret_key: vault.Keys) -> CalendarWrit
     invite = confirmed_invite(interview)
     if invite is None:
         raise ValueError("the interview has no confirmed event to write")
-    earlier = _event_ref(interview)
+    earlier = cancelling.event_ref(interview)
     try:
         target = accounts.write_target(offers.interview_owner(interview), secret_key=secret_key)
     except vault.VaultError:
@@ -224,12 +221,13 @@ def _moves_users_own_event(interview: Interview) -> bool:
 
 def calendar_write(interview: Interview) -> CalendarWrite | None:
     """What became of writing the confirmed event; None when nothing was to be written."""
-    ref = _event_ref(interview)
+    ref = cancelling.event_ref(interview)
     if not ref:
         return None
     problem = ref.get("error")
+    source = next((own for own in interview.user.calendars if own.id == ref.get("source_id")), None)
     return CalendarWrite(
-        calendar=_calendar_name(interview, ref),
+        calendar=accounts.calendar_name(source, ref.get("calendar")),
         written=problem is None,
         problem=problem,
         can_retry=problem is not None and not ref.get("conflict"),
@@ -267,18 +265,6 @@ def _changed_there(interview: Interview, *, revised: bool) -> str:
         "Your calendar already holds an event for this interview, so Newslot did not overwrite "
         f"it: please check that it shows {when}."
     )
-
-
-def _calendar_name(interview: Interview, ref: dict[str, Any]) -> str:
-    source = next((own for own in interview.user.calendars if own.id == ref.get("source_id")), None)
-    if source is None:
-        return "your calendar"
-    names = accounts.settings_of(source).get("calendar_names", {})
-    return names.get(ref.get("calendar"), source.name)
-
-
-def _event_ref(interview: Interview) -> dict[str, Any]:
-    return json.loads(interview.event_ref) if interview.event_ref else {}
 
 
 def confirmed_invite(interview: Interview) -> bytes | None:
@@ -370,13 +356,3 @@ def confirmation_message(interview: Interview) -> Message | None:
         .order_by(Message.id.desc())
         .limit(1)
     )
-
-
-def _addresses(email: EmailMessage) -> list[str]:
-    return [f"{to.display_name} <{to.addr_spec}>" for to in email["To"].addresses]
-
-
-def _all_ascii(email: EmailMessage) -> bool:
-    """Whether every address is ASCII (otherwise the bytes need SMTPUTF8 headers)."""
-    people = [*email["From"].addresses, *email["To"].addresses]
-    return all(person.addr_spec.isascii() for person in people)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,10 +26,10 @@ from app import vault
 from app.extensions import db
 from app.messages.invites import PRODID
 from app.messages.letters import format_slot
-from app.models import CalendarSource, Interview, Offer, OfferSlot, User
+from app.models import Interview, Offer, OfferSlot, User
 from app.scheduling.model import Slot
 from app.services import accounts, offers
-from calendar_providers.base import AuthError, Conflict, NotFound, ProviderError
+from calendar_providers.base import Conflict, ProviderError
 
 HOLD_UID_PREFIX = "hold-"
 _UID_DOMAIN = "newslot"
@@ -129,8 +128,13 @@ def release_holds(offer: Offer, *, secret_key: vault.Keys) -> None:
         if source_id not in failed:
             try:
                 if source_id not in providers:
-                    providers[source_id] = _provider(offer.interview, source_id, secret_key)
-                _cancel(providers[source_id], ref)
+                    providers[source_id] = accounts.owned_provider(
+                        offer.interview.user,
+                        source_id,
+                        secret_key=secret_key,
+                        unreadable=UNREADABLE_PASSWORD,
+                    )
+                accounts.remove_event(providers[source_id], ref["href"], ref["etag"])
             except Conflict:
                 slot.hold_ref = _json(
                     uid=ref["uid"],
@@ -185,25 +189,6 @@ def status(interview: Interview) -> HoldStatus:
         )
     )
     return HoldStatus(held if current and current.state == offers.OPEN else 0, problems)
-
-
-def _provider(interview: Interview, source_id: int, secret_key: vault.Keys) -> Any | None:
-    """The provider of the user's account `source_id`; None when the account is gone (and its
-    holds with it)."""
-    source = db.session.get(CalendarSource, source_id)
-    if source is None or source.user_id != interview.user_id:
-        return None
-    try:
-        return accounts.provider_for(source, interview.user, secret_key=secret_key)
-    except vault.VaultError:
-        raise AuthError(UNREADABLE_PASSWORD) from None
-
-
-def _cancel(provider: Any | None, ref: dict[str, Any]) -> None:
-    if provider is None:
-        return
-    with suppress(NotFound):  # deleted already: that is what was wanted
-        provider.cancel_event(ref["href"], ref["etag"])
 
 
 def _not_held(slots: list[OfferSlot], reason: str) -> None:

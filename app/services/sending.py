@@ -28,8 +28,8 @@ from sqlalchemy import update
 
 from app import google_client, vault
 from app.extensions import db
-from app.mail import MailError, Transport, transport_from_config
-from app.mail.base import message_bytes
+from app.mail import MailError, SmtpTransport, Transport, transport_from_config, transport_name
+from app.mail.base import envelope_of, message_bytes
 from app.mail.gmail import GmailTransport
 from app.messages.invites import InviteError, Person, has_control_character
 from app.messages.letters import Letter, LetterContext, compose
@@ -190,18 +190,10 @@ def queue_letter(
     email.replace_header("Message-ID", f"<newslot.{key}@{sender.email.rpartition('@')[2]}>")
     if invite is None:
         email.make_mixed()  # the layout every Newslot email has, with or without an invite
-    international = not (sender.email.isascii() and recipient.email.isascii())
-    message = Message(
-        user_id=user.id,
-        interview_id=interview.id,
-        kind=choice.kind,
-        subject=subject,
-        recipients=f"{recipient.name} <{recipient.email}>",
-        eml=message_bytes(email, international=international, keep_bcc=True),
-        state=QUEUED,
-        attempts=0,
-        created_at=now,
-    )
+    message = new_message(
+        email, subject=subject, user_id=user.id, interview_id=interview.id, kind=choice.kind,
+        now=now,
+    )  # fmt: skip
     db.session.add(message)
     db.session.commit()
     if choice.kind in (RESCHEDULE, CANCEL) and secret_key is not None:
@@ -209,6 +201,27 @@ def queue_letter(
     if choice.kind == CANCEL and secret_key is not None:
         cancelling.take_off_calendars(interview, secret_key=secret_key)
     return message
+
+
+def new_message(
+    email: EmailMessage, *, subject: str, user_id: int, interview_id: int, kind: str, now: datetime
+) -> Message:
+    """The queued Message keeping `email`'s exact bytes, listed under `subject` and its To.
+
+    The subject is the caller's: the header would read text that looks like an encoded word
+    ("=?utf-8?q?...?=") as one.
+    """
+    return Message(
+        user_id=user_id,
+        interview_id=interview_id,
+        kind=kind,
+        subject=subject,
+        recipients=", ".join(f"{to.display_name} <{to.addr_spec}>" for to in email["To"].addresses),
+        eml=message_bytes(email, international=envelope_of(email).international, keep_bcc=True),
+        state=QUEUED,
+        attempts=0,
+        created_at=now,
+    )
 
 
 def deliver(message: Message, make_transport: Callable[[], Transport], now: datetime) -> bool:
@@ -353,7 +366,7 @@ def describe_transport(user: User, config: Mapping[str, Any]) -> str:
         return (
             f"your Gmail account {google_accounts.account_of(gmail[0])} (kept in its Sent folder)"
         )
-    if config.get("MAIL_TRANSPORT") == "smtp":
+    if transport_name(config) == SmtpTransport.name:
         return f"the mail server {config.get('SMTP_HOST')}"
     return "the outbox folder on this computer (nothing is emailed; send it yourself from there)"
 
