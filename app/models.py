@@ -59,7 +59,7 @@ class CalendarSource(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "upload" | "feed"
+    kind: Mapped[str] = mapped_column(String(16))  # "upload" | "feed" | "caldav" | "google"
     name: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
     sealed_url: Mapped[str | None] = mapped_column(Text)
@@ -73,13 +73,7 @@ class CalendarSource(db.Model):
 
 
 # Interview states, in the order a reschedule moves through them.
-DRAFT, OFFERED, PICKED, CONFIRMED, CANCELLED = (
-    "draft",
-    "offered",
-    "picked",
-    "confirmed",
-    "cancelled",
-)
+DRAFT, OFFERED, CONFIRMED, CANCELLED = "draft", "offered", "confirmed", "cancelled"
 
 
 class Interview(db.Model):

@@ -40,7 +40,7 @@ from calendar_providers.base import (
     ProviderError,
     Unavailable,
 )
-from calendar_providers.busy_rules import busy_event
+from calendar_providers.busy_rules import busy_report, values_of
 
 logger = logging.getLogger(__name__)
 
@@ -111,12 +111,9 @@ class CaldavProvider(CalendarProvider):
                 )
                 parsed = _parsed(found, calendar.name, notes)
                 expansion = ics_expand.expand(parsed, start, end, tz)
-                events += (
-                    event
-                    for occurrence in expansion.occurrences
-                    if (event := busy_event(occurrence, calendar.name, self.me)) is not None
-                )
-                notes += [f"{calendar.name}: {note}" for note in expansion.notes]
+                report = busy_report(expansion, calendar.name, self.me)
+                events += report.events
+                notes += report.notes
         events.sort(key=lambda event: (event.start, event.end, event.uid))
         return BusyReport(tuple(events), tuple(notes))
 
@@ -265,8 +262,7 @@ def _prepared(ics_bytes: bytes) -> tuple[bytes, str]:
     calendar.pop("METHOD", None)  # a stored calendar object has no METHOD (RFC 4791 4.1)
     for event in events:
         for name in ("ORGANIZER", "ATTENDEE"):
-            values = event.get(name, [])
-            for address in values if isinstance(values, list) else [values]:
+            for address in values_of(event, name):
                 address.params["SCHEDULE-AGENT"] = "CLIENT"
     return calendar.to_ical(), uids.pop()
 

@@ -36,6 +36,7 @@ from calendar_providers.base import (
     InvalidCalendar,
     NotFound,
 )
+from calendar_providers.busy_rules import values_of
 from calendar_providers.google import NEWSLOT_UID, GoogleProvider, event_id_for, newslot_uid
 
 SEND_UPDATES = "none"  # Newslot's own email carries the invitation
@@ -200,7 +201,7 @@ def google_event(ics_bytes: bytes, account: str) -> tuple[str, dict]:
     left_out = {account, _address(vevent["ORGANIZER"]).lower() if "ORGANIZER" in vevent else ""}
     attendees = [
         _attendee(value)
-        for value in _values(vevent, "ATTENDEE")
+        for value in values_of(vevent, "ATTENDEE")
         if _address(value).lower() not in left_out
     ]
     if attendees:
@@ -239,11 +240,6 @@ def _attendee(value) -> dict:
     if value.params.get("CN"):
         attendee["displayName"] = str(value.params["CN"])
     return attendee
-
-
-def _values(vevent, name: str) -> list:
-    values = vevent.get(name, [])
-    return values if isinstance(values, list) else [values]
 
 
 def _address(value) -> str:

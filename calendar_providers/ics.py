@@ -27,7 +27,7 @@ from calendar_providers.base import (
     NotFound,
     ProviderError,
 )
-from calendar_providers.busy_rules import busy_event
+from calendar_providers.busy_rules import busy_report
 from calendar_providers.fetch import fetch_calendar, is_icalendar, redact_url
 from calendar_providers.ics_prefilter import prefilter
 
@@ -79,13 +79,8 @@ class IcsProvider(CalendarProvider):
                 raise InvalidCalendar(f"{self.label} is not a valid calendar: {error}.") from None
             expansion = ics_expand.expand(calendars, start, end, tz)
         name = _calendar_name(calendars) or self.label
-        events = tuple(
-            event
-            for occurrence in expansion.occurrences
-            if (event := busy_event(occurrence, name, self.me)) is not None
-        )
-        prefix = f"{self.label}: "
-        return BusyReport(events, tuple(notes + [prefix + note for note in expansion.notes]))
+        found = busy_report(expansion, name, self.me, label=self.label)
+        return BusyReport(found.events, (*notes, *found.notes))
 
     def _read(self) -> tuple[bytes, list[str]]:
         """The raw bytes and any note about where they came from."""

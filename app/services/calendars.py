@@ -74,7 +74,7 @@ def add_feed(
         user_id=user.id, kind=FEED, name=(name.strip() or "Calendar feed")[:200],
         sealed_url=vault.seal(secret_key, url), created_at=now,
     )  # fmt: skip
-    _refresh_feed(source, url, now, cache_dir)
+    _refresh_feed(source, now, secret_key, cache_dir)
     if source.error:
         raise CalendarProblem(source.error)
     db.session.add(source)
@@ -94,18 +94,6 @@ def _recount(source: CalendarSource, now: datetime, secret_key: vault.Keys, cach
     """An upload does not change: only its count is read again."""
     source.event_count = count_events(source.content or b"")
     source.refreshed_at, source.error = now, None
-
-
-def _refresh_feed_source(
-    source: CalendarSource, now: datetime, secret_key: vault.Keys, cache_dir: Path
-) -> None:
-    _refresh_feed(source, vault.unseal(secret_key, source.sealed_url), now, cache_dir)
-
-
-def _refresh_caldav_source(
-    source: CalendarSource, now: datetime, secret_key: vault.Keys, cache_dir: Path
-) -> None:
-    _refresh_caldav(source, now, secret_key)
 
 
 def _refresh_google(
@@ -141,7 +129,10 @@ def owned_source(user: User, source_id: int) -> CalendarSource | None:
     return db.session.scalar(db.select(CalendarSource).filter_by(id=source_id, user_id=user.id))
 
 
-def _refresh_feed(source: CalendarSource, url: str, now: datetime, cache_dir: Path) -> None:
+def _refresh_feed(
+    source: CalendarSource, now: datetime, secret_key: vault.Keys, cache_dir: Path
+) -> None:
+    url = vault.unseal(secret_key, source.sealed_url)
     try:
         fetched = fetch_calendar(url, cache_dir)
     except ProviderError as error:
@@ -247,14 +238,13 @@ def choose_account_calendars(
     Confirmed interviews go to one calendar only: choosing one here takes the role from the
     user's other accounts, whose names are returned (to tell the user).
     """
-    choice = account_choice(source)
-    known = {calendar.id for calendar in choice.calendars}
-    writable = {calendar.id for calendar in choice.calendars if calendar.can_write}
+    settings = accounts.settings_of(source)
+    known = settings.get("calendar_names", {}).keys()
+    writable = known & set(settings.get("writable_calendars", ()))
     if not set(busy_calendars) <= known:
         raise CalendarProblem("Choose among the calendars listed.")
     if write_calendar is not None and write_calendar not in writable:
         raise CalendarProblem("Confirmed events can go only to a calendar you can write to.")
-    settings = accounts.settings_of(source)
     settings["busy_calendars"] = [
         id_ for id_ in settings["calendar_names"] if id_ in busy_calendars
     ]
@@ -272,7 +262,9 @@ def choose_account_calendars(
     return relieved
 
 
-def _refresh_caldav(source: CalendarSource, now: datetime, secret_key: vault.Keys) -> None:
+def _refresh_caldav(
+    source: CalendarSource, now: datetime, secret_key: vault.Keys, cache_dir: Path
+) -> None:
     """Discover the calendars again: choices stay for the ones still there; a calendar that
     appeared counts as busy (as every calendar did at connection); one that went is dropped."""
     settings = accounts.settings_of(source)
@@ -301,8 +293,8 @@ def _refresh_caldav(source: CalendarSource, now: datetime, secret_key: vault.Key
 
 _REFRESHERS = {
     UPLOAD: _recount,
-    FEED: _refresh_feed_source,
-    CALDAV: _refresh_caldav_source,
+    FEED: _refresh_feed,
+    CALDAV: _refresh_caldav,
     GOOGLE: _refresh_google,
 }
 

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from app import google_client
 from app.services import calendars, google_accounts
 from app.services.accounts import ACCOUNT_KINDS, GOOGLE
-from app.web.access import calendar_access
+from app.web.access import calendar_access, found_or_404
 from app.web.clock import now
 from app.web.forms import (
     NO_CALENDAR,
@@ -118,7 +118,7 @@ def connect_caldav():
 @blueprint.route("/<int:source_id>/calendars", methods=["GET", "POST"])
 def account_calendars(source_id: int):
     """Which of an account's calendars count as busy, and which receives confirmed events."""
-    source = _own(source_id)
+    source = found_or_404(calendars.owned_source(current_user, source_id))
     if source.kind not in ACCOUNT_KINDS:
         abort(404)
     choice = calendars.account_choice(source)
@@ -158,7 +158,7 @@ def sample():
 
 @blueprint.post("/<int:source_id>/refresh")
 def refresh(source_id: int):
-    source = _own(source_id)
+    source = found_or_404(calendars.owned_source(current_user, source_id))
     calendars.refresh(source, now(), **calendar_access())
     flash(
         f"Could not refresh {source.name}: {source.error}"
@@ -170,7 +170,7 @@ def refresh(source_id: int):
 
 @blueprint.post("/<int:source_id>/remove")
 def remove(source_id: int):
-    source = _own(source_id)
+    source = found_or_404(calendars.owned_source(current_user, source_id))
     name = source.name
     revoked = calendars.remove(source, secret_key=current_app.config["VAULT_KEYS"])
     if revoked is False:
@@ -183,11 +183,3 @@ def remove(source_id: int):
     else:
         flash(f"Removed {name}.")
     return redirect(url_for(".index"))
-
-
-def _own(source_id: int):
-    """The user's own source (CSRFProtect has already checked the form's token)."""
-    source = calendars.owned_source(current_user, source_id)
-    if source is None:
-        abort(404)
-    return source

@@ -74,7 +74,7 @@ def callback():
     kept = session.pop(_STATE, None)
     state = request.args.get("state", "")
     if not kept or not hmac.compare_digest(kept, state):
-        return _failed(google_auth.EXPIRED, signed_in=current_user.is_authenticated)
+        return _failed(google_auth.EXPIRED)
     client = _client()
     try:
         grant = google_auth.finish(
@@ -87,7 +87,7 @@ def callback():
             login_user(user)
             return redirect(url_for("home.index"))
         if not current_user.is_authenticated or current_user.id != grant.user_id:
-            return _failed(google_auth.EXPIRED, signed_in=current_user.is_authenticated)
+            return _failed(google_auth.EXPIRED)
         keys = current_app.config["VAULT_KEYS"]
         if grant.purpose == CONNECT:
             source = google_accounts.connect(current_user, grant, now(), keys=keys, client=client)
@@ -102,7 +102,7 @@ def callback():
         flash(f"Letters now go out through Gmail, from {google_accounts.account_of(source)}.")
         return redirect(url_for("calendars.index"))
     except GoogleAuthProblem as problem:
-        return _failed(str(problem), signed_in=current_user.is_authenticated)
+        return _failed(str(problem))
 
 
 def _to_google(purpose: str, *, user_id: int | None = None, time_zone: str | None = None):
@@ -114,9 +114,9 @@ def _to_google(purpose: str, *, user_id: int | None = None, time_zone: str | Non
     return redirect(url)
 
 
-def _failed(problem: str, *, signed_in: bool):
+def _failed(problem: str):
     flash(f"Google: {problem}")
-    return redirect(url_for("calendars.index" if signed_in else "auth.sign_in"))
+    return redirect(url_for("calendars.index" if current_user.is_authenticated else "auth.sign_in"))
 
 
 def _client() -> google_client.GoogleClient:

@@ -25,9 +25,9 @@ from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.messages.invites import InviteError
-from app.models import Interview, OfferSlot
+from app.models import Interview
 from app.services import choosing, dayview, google_interviews, interviews
-from app.web.access import calendar_access
+from app.web.access import calendar_access, found_or_404, own_interview
 from app.web.clock import now
 from app.web.forms import ActionForm, InterviewForm, InviteForm, SearchForm, SlotForm, time_zones
 from calendar_providers.base import ProviderError
@@ -197,7 +197,7 @@ def _opened_invite(sealed: str | None) -> dict:
 
 @blueprint.get("/interviews/<int:interview_id>")
 def show(interview_id: int):
-    interview = _own(interview_id)
+    interview = own_interview(interview_id)
     return render_template(
         "interviews/show.html",
         interview=interview,
@@ -212,13 +212,13 @@ def show(interview_id: int):
 
 @blueprint.get("/interviews/<int:interview_id>/proposals")
 def proposals(interview_id: int):
-    return _proposals_page(_own(interview_id))
+    return _proposals_page(own_interview(interview_id))
 
 
 @blueprint.post("/interviews/<int:interview_id>/proposals/<int:slot_id>/swap")
 def swap(interview_id: int, slot_id: int):
-    interview = _own(interview_id)
-    row = _own_slot(interview, slot_id)
+    interview = own_interview(interview_id)
+    row = found_or_404(choosing.offer_slot(interview, slot_id))
     old_start = row.start
     found = choosing.swap_slot(
         interview, current_user, row, now(), _rejected(interview.id), **calendar_access()
@@ -233,8 +233,8 @@ def swap(interview_id: int, slot_id: int):
 
 @blueprint.post("/interviews/<int:interview_id>/proposals/<int:slot_id>/remove")
 def remove(interview_id: int, slot_id: int):
-    interview = _own(interview_id)
-    row = _own_slot(interview, slot_id)
+    interview = own_interview(interview_id)
+    row = found_or_404(choosing.offer_slot(interview, slot_id))
     _reject(interview.id, row.start)
     choosing.remove_slot(row)
     flash("Removed the time.")
@@ -243,7 +243,7 @@ def remove(interview_id: int, slot_id: int):
 
 @blueprint.post("/interviews/<int:interview_id>/proposals/add")
 def add(interview_id: int):
-    interview = _own(interview_id)
+    interview = own_interview(interview_id)
     form = SlotForm()
     if not form.validate_on_submit():
         return _proposals_page(interview, add_form=form, status=400)
@@ -261,7 +261,7 @@ def add(interview_id: int):
 
 @blueprint.post("/interviews/<int:interview_id>/proposals/adjust")
 def adjust(interview_id: int):
-    interview = _own(interview_id)
+    interview = own_interview(interview_id)
     form = SearchForm()
     if not form.validate_on_submit():
         return _proposals_page(interview, search_form=form, status=400)
@@ -315,20 +315,6 @@ def _reject(interview_id: int, start: datetime) -> None:
 
 
 # --- Shared -------------------------------------------------------------------------------------
-
-
-def _own(interview_id: int) -> Interview:
-    interview = interviews.owned_interview(current_user, interview_id)
-    if interview is None:
-        abort(404)
-    return interview
-
-
-def _own_slot(interview: Interview, slot_id: int) -> OfferSlot:
-    row = choosing.offer_slot(interview, slot_id)
-    if row is None:
-        abort(404)
-    return row
 
 
 def _letter_url(interview: Interview, kind: str) -> str:

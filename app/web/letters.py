@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     flash,
     jsonify,
@@ -23,7 +22,8 @@ from app.mail import Transport
 from app.messages.letters import DEFAULT_REASON, REASONS, Letter
 from app.models import Interview, Message
 from app.services import accounts, cancelling, sending
-from app.services.interviews import in_both_zones, owned_interview
+from app.services.interviews import in_both_zones
+from app.web.access import found_or_404, own_interview
 from app.web.clock import now
 from app.web.forms import ActionForm, LetterForm
 
@@ -53,7 +53,7 @@ def require_sign_in() -> None:
 @blueprint.route("/interviews/<int:interview_id>/letter", methods=["GET", "POST"])
 def letter(interview_id: int):
     """GET: the suggested letter (JSON for the live preview); POST: preview again, send or keep."""
-    interview = _own_interview(interview_id)
+    interview = own_interview(interview_id)
     if request.method == "GET":
         form = LetterForm(data={**_choice_from_query(), "key": sending.new_key()})
         if _wants_json():
@@ -103,7 +103,7 @@ def outbox():
 
 @blueprint.get("/outbox/<int:message_id>")
 def message(message_id: int):
-    message = _own_message(message_id)
+    message = found_or_404(sending.owned_message(current_user, message_id))
     return render_template(
         "letters/message.html",
         message=message,
@@ -115,7 +115,7 @@ def message(message_id: int):
 
 @blueprint.get("/outbox/<int:message_id>.eml")
 def download(message_id: int):
-    message = _own_message(message_id)
+    message = found_or_404(sending.owned_message(current_user, message_id))
     return Response(
         message.eml,
         mimetype="message/rfc822",
@@ -125,13 +125,13 @@ def download(message_id: int):
 
 @blueprint.post("/outbox/<int:message_id>/send")
 def send(message_id: int):
-    _send(_own_message(message_id))
+    _send(found_or_404(sending.owned_message(current_user, message_id)))
     return redirect(url_for(".message", message_id=message_id))
 
 
 @blueprint.post("/outbox/<int:message_id>/sent-by-me")
 def sent_by_me(message_id: int):
-    message = _own_message(message_id)
+    message = found_or_404(sending.owned_message(current_user, message_id))
     if sending.mark_sent_by_hand(message, now()):
         flash("Marked as sent from your own mail app.")
     else:
@@ -254,17 +254,3 @@ def _outbox_helpers() -> dict:
         "transport_words": TRANSPORT_WORDS,
         "sendable": sending.SENDABLE,
     }
-
-
-def _own_interview(interview_id: int) -> Interview:
-    interview = owned_interview(current_user, interview_id)
-    if interview is None:
-        abort(404)
-    return interview
-
-
-def _own_message(message_id: int) -> Message:
-    message = sending.owned_message(current_user, message_id)
-    if message is None:
-        abort(404)
-    return message

@@ -22,7 +22,8 @@ from flask_login import current_user, login_required
 
 from app.extensions import limiter
 from app.models import Interview, Offer, OfferSlot
-from app.services import confirming, holds, interviews, offers
+from app.services import confirming, holds, offers
+from app.web.access import own_interview
 from app.web.clock import now
 from app.web.forms import ActionForm, ConfirmSlotForm, OfferAnswerForm
 
@@ -153,7 +154,7 @@ def _gone(offer: Offer):
 @blueprint.get("/interviews/<int:interview_id>/confirm")
 @login_required
 def candidate_page(interview_id: int):
-    interview = _own(interview_id)
+    interview = own_interview(interview_id)
     holds.release_finished(current_user, now(), secret_key=current_app.config["VAULT_KEYS"])
     return _candidate_page(interview, _confirm_form(offers.current_offer(interview)))
 
@@ -161,7 +162,7 @@ def candidate_page(interview_id: int):
 @blueprint.post("/interviews/<int:interview_id>/confirm")
 @login_required
 def candidate_confirm(interview_id: int):
-    interview = _own(interview_id)
+    interview = own_interview(interview_id)
     offer = offers.current_offer(interview)
     form = _confirm_form(offer)
     if offer is None or offer.state != offers.OPEN:
@@ -190,7 +191,7 @@ def candidate_confirm(interview_id: int):
 @login_required
 def write_event(interview_id: int):
     """Try again to put the confirmed event on the user's calendar."""
-    interview = _own(interview_id)
+    interview = own_interview(interview_id)
     written = confirming.calendar_write(interview)
     if written is None or not written.can_retry or not confirming.confirmed_invite(interview):
         flash("There is nothing to write to your calendar again.")
@@ -208,14 +209,7 @@ def write_event(interview_id: int):
 @blueprint.get("/interviews/<int:interview_id>/invite.ics")
 @login_required
 def candidate_invite(interview_id: int):
-    return _ics(_own(interview_id))
-
-
-def _own(interview_id: int) -> Interview:
-    interview = interviews.owned_interview(current_user, interview_id)
-    if interview is None:
-        abort(404)
-    return interview
+    return _ics(own_interview(interview_id))
 
 
 def _confirm_form(offer: Offer | None) -> ConfirmSlotForm:
