@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from app.scheduling.model import BusyEvent, Interview, Rules, Slot, WorkHours
+from app.scheduling.model import BusyEvent, Interview, Rules, Slot, WorkHours, local_moment
 from calendar_providers.base import ProviderError
 
 USAGE_ERROR = 2
@@ -64,8 +64,8 @@ def parse_wall_clock(text: str, zone: ZoneInfo, option: str) -> datetime:
         naive = datetime.strptime(text.strip(), WALL_CLOCK)  # noqa: DTZ007 - zone added below
     except ValueError:
         raise InputError(f"{option} must look like 2026-03-02T14:30, got {text!r}") from None
-    local = naive.replace(tzinfo=zone)
-    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+    local = local_moment(naive.date(), naive.time(), zone)
+    if local is None:
         raise InputError(
             f"{option} {text} does not exist in {zone.key}: the clocks skip it for daylight saving"
         )
@@ -222,11 +222,10 @@ def _cache_dir() -> Path:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the documented shape).")
 def propose(as_json: bool, **options) -> None:
     result = make_plan(options)
-    tz = result.interview.tz
     if as_json:
         click.echo(json.dumps(plan_json(result), ensure_ascii=False, indent=2))
     else:
-        click.echo(plan_report(result, tz))
+        click.echo(plan_report(result))
 
 
 def plan_json(result) -> dict:
@@ -259,10 +258,10 @@ def plan_json(result) -> dict:
     }
 
 
-def plan_report(result, tz: ZoneInfo) -> str:
+def plan_report(result) -> str:
     """The readable report: the interview, its conflicts, then the slots in both zones."""
     interview = result.interview
-    other = interview.interviewer_tz
+    tz, other = interview.tz, interview.interviewer_tz
     lines = ["Interview: " + both_zones(Slot(interview.start, interview.end), tz, other), ""]
     if result.conflicts:
         lines.append(f"Conflicts ({len(result.conflicts)}):")

@@ -12,7 +12,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from jinja2.environment import TemplateModule
 from markupsafe import Markup
 
+from app.scheduling.clock_changes import offset_changes
 from app.scheduling.intervals import to_utc
 from app.scheduling.model import Interview, Slot, require_aware
 
@@ -287,38 +288,15 @@ def _zone_abbreviation(moment: datetime) -> str:
 
 
 def _clock_change_notes(since: datetime, until: datetime, zones: tuple[ZoneInfo, ...]) -> list[str]:
-    """'note: clocks change on 29 March in Europe/Berlin' for each change in [since, until)."""
+    """'note: clocks change on 29 March in Europe/Berlin' for each change in (since, until]."""
     zones_by_day: dict[date, list[str]] = {}
     for zone in dict.fromkeys(zones):
-        for day in _clock_changes(zone, since, until):
-            zones_by_day.setdefault(day, []).append(zone.key)
+        for change in offset_changes(zone, since, until):
+            zones_by_day.setdefault(change.astimezone(zone).date(), []).append(zone.key)
     return [
         f"note: clocks change on {day.day} {_MONTH_NAMES[day.month - 1]} in {' and '.join(keys)}"
         for day, keys in sorted(zones_by_day.items())
     ]
-
-
-def _clock_changes(zone: ZoneInfo, since: datetime, until: datetime) -> list[date]:
-    """Local dates on which `zone` changes its UTC offset within [since, until)."""
-    changes = []
-    cursor, until = since.astimezone(UTC), until.astimezone(UTC)
-    while cursor < until:
-        step_end = min(cursor + timedelta(days=1), until)
-        if _offset(cursor, zone) != _offset(step_end, zone):
-            before, after = cursor, step_end
-            while after - before > timedelta(minutes=1):
-                middle = before + (after - before) / 2
-                if _offset(middle, zone) == _offset(before, zone):
-                    before = middle
-                else:
-                    after = middle
-            changes.append(after.astimezone(zone).date())
-        cursor = step_end
-    return changes
-
-
-def _offset(moment: datetime, zone: ZoneInfo) -> timedelta | None:
-    return moment.astimezone(zone).utcoffset()
 
 
 def _working_days_after(day: date, count: int) -> date:

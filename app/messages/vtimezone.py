@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard, vRecur
 
+from app.scheduling.clock_changes import offset_changes
+
 _WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_SEARCH_STEP = timedelta(days=1)
 _YEARS_BEFORE = 1
 _YEARS_AFTER = 2
 
@@ -81,33 +82,12 @@ def _window(year: int) -> tuple[datetime, datetime]:
 
 @functools.lru_cache(maxsize=256)
 def _transitions(zone: ZoneInfo, year: int) -> tuple[_Transition, ...]:
-    """Every offset change in the years around `year`, found by stepping a day and bisecting.
+    """Every offset change in the years around `year`.
 
-    Cached: a zone's changes in a given year never change, and stepping through four years
-    costs milliseconds that every invite to the same zone would otherwise pay again.
+    Cached: a zone's changes in a given year never change, and searching four years costs
+    milliseconds that every invite to the same zone would otherwise pay again.
     """
-    first, last = _window(year)
-    found = []
-    step_start = first
-    while step_start < last:
-        step_end = min(step_start + _SEARCH_STEP, last)
-        if step_start.astimezone(zone).utcoffset() != step_end.astimezone(zone).utcoffset():
-            found.append(_describe(zone, _change_within(zone, step_start, step_end)))
-        step_start = step_end
-    return tuple(found)
-
-
-def _change_within(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
-    """The first whole UTC second in (before, after] with after's offset (the ends differ)."""
-    target = after.astimezone(zone).utcoffset()
-    low, high = int(before.timestamp()), int(after.timestamp())
-    while high - low > 1:
-        middle = (low + high) // 2
-        if datetime.fromtimestamp(middle, zone).utcoffset() == target:
-            high = middle
-        else:
-            low = middle
-    return datetime.fromtimestamp(high, UTC)
+    return tuple(_describe(zone, instant) for instant in offset_changes(zone, *_window(year)))
 
 
 def _describe(zone: ZoneInfo, instant: datetime) -> _Transition:

@@ -21,6 +21,15 @@ def require_aware(value: datetime, what: str) -> None:
         raise ValueError(f"{what} must be a timezone-aware datetime, got {value!r}")
 
 
+def local_moment(day: date, clock: time, zone: ZoneInfo) -> datetime | None:
+    """The moment a local date and time name in `zone` (the earlier one on the night clocks go
+    back), or None for a time the clocks skip (the night they go forward)."""
+    moment = datetime.combine(day, clock, tzinfo=zone)
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment.replace(tzinfo=None):
+        return None
+    return moment
+
+
 def _require_interval(start: datetime, end: datetime, what: str) -> None:
     require_aware(start, f"{what} start")
     require_aware(end, f"{what} end")

@@ -62,7 +62,6 @@ class _Search:
     interview: Interview
     rules: Rules
     window: Interval  # [now + min_notice, now + rules.window): where slots may lie
-    duration: timedelta
     blocked: list[Interval]
 
 
@@ -75,16 +74,26 @@ def propose(
         interview=interview,
         rules=rules,
         window=(to_utc(now) + rules.min_notice, to_utc(now) + rules.window),
-        duration=to_utc(interview.end) - to_utc(interview.start),
         blocked=_blocked(interview, busy, rules.buffer),
     )
     shared = _shared_hours(search)
     days_with_room = [
         ranked for day, pieces in shared if (ranked := _ranked_starts(search, day, pieces))
     ]
-    starts = _choose(days_with_room, rules.count, search.duration)
-    slots = tuple(Slot(start, start + search.duration) for start in starts)
+    starts = _choose(days_with_room, rules.count, interview.duration)
+    slots = tuple(Slot(start, start + interview.duration) for start in starts)
     return Proposal(slots, _notes(search, shared, len(slots), len(days_with_room)))
+
+
+def search_span(
+    interview: Interview, rules: Rules, now: datetime, slots: Iterable[Slot] = ()
+) -> tuple[datetime, datetime]:
+    """Where busy time matters: the search from `now`, the interview and any chosen `slots`,
+    widened by the buffer."""
+    slots = list(slots)
+    start = min(now, interview.start, *(slot.start for slot in slots))
+    end = max(interview.end, *(slot.end for slot in slots), now + rules.window)
+    return start - rules.buffer, end + rules.buffer
 
 
 def _blocked(interview: Interview, busy: Iterable[BusyEvent], buffer: timedelta) -> list[Interval]:
@@ -131,7 +140,7 @@ def _ranked_starts(search: _Search, day: date, pieces: list[Interval]) -> list[d
         start
         for piece in intersect(pieces, [search.window])
         for gap in subtract(piece, search.blocked)
-        for start in _grid_starts(gap, search.duration, day, interview.tz, search.rules.step)
+        for start in _grid_starts(gap, interview.duration, day, interview.tz, search.rules.step)
         if start != original
     ]
     return sorted(
@@ -248,8 +257,8 @@ def _shortfall_reason(search: _Search, shared: list[tuple[date, list[Interval]]]
     """The most specific reason there was no more room."""
     interview, rules = search.interview, search.rules
     earliest, latest = search.window
-    length = _amount(search.duration)
-    if earliest + search.duration > latest:
+    length = _amount(interview.duration)
+    if earliest + interview.duration > latest:
         room = f"no room for the interview ({length}) in the {_amount(rules.window)} searched"
         if rules.min_notice:
             notice = _amount(rules.min_notice)
@@ -262,7 +271,7 @@ def _shortfall_reason(search: _Search, shared: list[tuple[date, list[Interval]]]
     longest = max((end - start for _, pieces in shared for start, end in pieces), default=None)
     if longest is None:
         return f"{both} do not overlap on any day in the next {_amount(rules.window)}."
-    if longest < search.duration:
+    if longest < interview.duration:
         return (
             f"{both} overlap by at most {_amount(longest)} a day, "
             f"less than the interview's {length}."

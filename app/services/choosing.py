@@ -3,6 +3,7 @@ by hand, removed, and the search adjusted."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,8 @@ from app.messages.letters import SlotText, format_slot
 from app.models import Interview, Offer, OfferSlot, User
 from app.scheduling import model as core
 from app.scheduling.conflicts import conflicts
-from app.scheduling.proposals import propose
+from app.scheduling.intervals import overlaps
+from app.scheduling.proposals import propose, search_span
 from app.services.busy import read_busy
 from app.services.interviews import (
     MAX_SLOTS,
@@ -86,16 +88,16 @@ class _Search:
         and its clashes are named even where a calendar only tells free/busy elsewhere.
         """
         own, rules = as_core_interview(interview, user), rules_for(interview)
-        starts = [now, own.start, *(slot.start for slot in slots)]
-        ends = [now + rules.window, own.end, *(slot.end for slot in slots)]
-        start, end = min(starts) - rules.buffer, max(ends) + rules.buffer
+        start, end = search_span(own, rules, now, slots)
         busy = read_busy(
             user, start, end, named=(own.start, own.end), secret_key=secret_key,
             cache_dir=cache_dir,
         )  # fmt: skip
         return cls(recognise_own_event(own, busy.events, interview.company), rules, now, busy)
 
+    @functools.cached_property
     def proposal(self) -> core.Proposal:
+        """propose()'s answer under the interview's own rules, found once (next_best reuses it)."""
         return propose(self.own, self.busy.events, self.rules, self.now)
 
     def next_best(
@@ -112,9 +114,11 @@ class _Search:
             return []
         count = wanted
         while True:
-            slots = propose(
-                self.own, self.busy.events, replace(self.rules, count=count), self.now
-            ).slots
+            if count == self.rules.count:
+                slots = self.proposal.slots
+            else:
+                rules = replace(self.rules, count=count)
+                slots = propose(self.own, self.busy.events, rules, self.now).slots
             usable = [
                 slot
                 for slot in slots
@@ -173,7 +177,7 @@ def choose_times(
     """
     offer = draft_offer(interview)
     search = _Search.open(interview, user, now, map(_slot, offer.slots), secret_key, cache_dir)
-    proposal = search.proposal()
+    proposal = search.proposal
     notes = [*search.busy.notes, *proposal.notes]
     if not offer.slots:
         _add_proposed(offer, search.next_best([], rejected, search.rules.count))
@@ -278,7 +282,7 @@ def _slot(row: OfferSlot) -> core.Slot:
 
 
 def _overlaps_any(slot: core.Slot, others: Iterable[core.Slot]) -> bool:
-    return any(slot.start < other.end and other.start < slot.end for other in others)
+    return any(overlaps((slot.start, slot.end), (other.start, other.end)) for other in others)
 
 
 def _within_hours(slot: core.Slot, hours: core.WorkHours, zone: ZoneInfo) -> bool:

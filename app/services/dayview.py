@@ -64,9 +64,8 @@ def look_at_day(
     """What the interview's day holds and what clashes with the interview."""
     own = as_core_interview(interview, user)
     zone, day = own.tz, own.start.date()
-    midnight = datetime.combine(day, time(0), tzinfo=zone)
-    next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    start, end = min(midnight, own.start), max(next_midnight, own.end)
+    start = datetime.combine(day, time(0), tzinfo=zone)  # the interview starts on this day
+    end = max(datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone), own.end)
     busy = read_busy(  # every event named: the day lists them, and the interview is among them
         user, start, end, named=(start, end), secret_key=secret_key, cache_dir=cache_dir
     )

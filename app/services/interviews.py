@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.extensions import db
@@ -20,8 +20,8 @@ from app.messages.invites import Person, import_invite
 from app.messages.letters import SlotText, format_slot
 from app.models import DRAFT, Interview, Offer, User
 from app.scheduling import model as core
+from app.services import offers
 
-OFFER_DRAFT = "draft"
 MAX_SLOTS = 6  # more times than this make a letter hard to answer
 
 
@@ -62,8 +62,8 @@ def wall_clock(day: date, clock: time, zone: ZoneInfo) -> datetime:
 
     A time the clocks skip (the night they go forward) is refused rather than silently moved.
     """
-    moment = datetime.combine(day, clock, tzinfo=zone)
-    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment.replace(tzinfo=None):
+    moment = core.local_moment(day, clock, zone)
+    if moment is None:
         raise TimeProblem(
             f"{clock:%H:%M} does not exist on {day.isoformat()} in {zone.key}: "
             "the clocks skip it that night."
@@ -208,9 +208,9 @@ def draft_offer(interview: Interview) -> Offer:
     so it carries the interview's creation time.
     """
     for offer in interview.offers:
-        if offer.state == OFFER_DRAFT:
+        if offer.state == offers.DRAFT:
             return offer
-    offer = Offer(interview=interview, state=OFFER_DRAFT, created_at=interview.created_at)
+    offer = Offer(interview=interview, state=offers.DRAFT, created_at=interview.created_at)
     db.session.add(offer)
     db.session.commit()
     return offer

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app.scheduling.conflicts import conflicts
 from app.scheduling.model import BusyEvent, Interview, Proposal, Rules
-from app.scheduling.proposals import propose
+from app.scheduling.proposals import propose, search_span
 from calendar_providers import provider_class
 
 
@@ -23,7 +23,6 @@ class Plan:
 
     interview: Interview
     now: datetime
-    busy: tuple[BusyEvent, ...]
     conflicts: tuple[BusyEvent, ...]
     proposal: Proposal
     notes: tuple[str, ...]
@@ -39,8 +38,7 @@ def plan(
     cache_dir: Path | None = None,
 ) -> Plan:
     """Read every calendar over the span the search can touch and run the core on it."""
-    start = min(now, interview.start) - rules.buffer
-    end = max(interview.end, now + rules.window) + rules.buffer
+    start, end = search_span(interview, rules, now)
     busy: list[BusyEvent] = []
     notes: list[str] = []
     ics = provider_class("ics")
@@ -52,7 +50,6 @@ def plan(
     return Plan(
         interview=interview,
         now=now,
-        busy=tuple(busy),
         conflicts=tuple(conflicts(interview, busy)),
         proposal=proposal,
         notes=tuple(notes) + proposal.notes,

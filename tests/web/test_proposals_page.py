@@ -238,3 +238,14 @@ def test_each_page_reads_the_calendars_once(client, monkeypatch):
         reads.clear()
         assert client.get(path).status_code == 200
         assert len(reads) == 1, path
+
+
+def test_a_time_added_beyond_the_search_window_still_shows_its_clash_on_its_card(app, client):
+    page_path = start_page(client)
+    client.get(page_path)
+    # Monday 21 December, 09:30 in Berlin (past the 14-day search): the daily stand-up.
+    response = act(client, page_path, page_path + "/add", {"date": "2026-12-21", "time": "09:30"})
+    assert response.status_code == 302
+    page = text_of(client.get(page_path).get_data(as_text=True))
+    assert "Added your time. Note: Clashes with Team stand-up (09:30–09:45)." in page  # the flash
+    assert page.count("Clashes with Team stand-up (09:30–09:45)") == 2  # and the time's card
